@@ -1,0 +1,38 @@
+# Goleudy: firmware for anycast DNS nodes. `make help` lists the targets.
+
+GO        ?= go
+BIN       := bin
+FUZZTIME  ?= 30s
+# Static binaries: goleudy-node is /init in an initramfs with no libc.
+export CGO_ENABLED ?= 0
+
+.DEFAULT_GOAL := help
+.PHONY: help build test lint fuzz bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/goleudy (operator CLI) and bin/goleudy-node (the node, /init in images)
+	$(GO) build -trimpath -o $(BIN)/goleudy ./tools/goleudy
+	$(GO) build -trimpath -o $(BIN)/goleudy-node ./init
+
+test: ## run every test (needs root for the namespace and QEMU tiers; see .ci/run)
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean: ## remove build output
+	rm -rf $(BIN)

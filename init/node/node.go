@@ -1,0 +1,223 @@
+// Package node is the goleudy-node program: the same binary is /init in
+// every image and `goleudy-node run` in labs and tests. It verifies the
+// node's config, keeps the last good one in the state directory, and runs
+// the node's services under the supervisor until it is told to stop.
+//
+// A node fails static: when a new config is refused, it logs why and keeps
+// running on the last one it accepted.
+package node
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/goleudy/goleudy/provision/config"
+	"github.com/goleudy/goleudy/provision/configstore"
+	"github.com/goleudy/goleudy/provision/envelope"
+	"github.com/goleudy/goleudy/services/supervisor"
+)
+
+// Exit codes of goleudy-node.
+const (
+	ExitOK       = 0 // stopped cleanly on SIGTERM or SIGINT
+	ExitFailure  = 1 // a runtime failure: state dir unusable, services did not stop
+	ExitUsage    = 2 // bad flags, or a flag names an unreadable file
+	ExitNoConfig = 3 // the config was refused and there is no last good config to fall back on
+)
+
+// ExitError carries the process exit code for an error.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error from Main to a process exit code.
+func ExitCode(err error) int {
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	}
+	return ExitFailure
+}
+
+func exitf(code int, format string, args ...any) error {
+	return &ExitError{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+const usage = `usage: goleudy-node run --config FILE --state DIR (--trust PUB... | --unsigned) [--network=none|manage]
+       goleudy-node version
+
+Exit status: 0 clean stop, 1 runtime failure, 2 usage error,
+3 config refused with no last good config to fall back on.
+`
+
+// Main runs the command in args (without the program name). Logs go to
+// stderr as structured lines; stdout is for answers such as the version.
+func Main(ctx context.Context, version string, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitf(ExitUsage, "goleudy-node: no command given")
+	}
+	switch args[0] {
+	case "run":
+		return run(ctx, version, args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return exitf(ExitUsage, "goleudy-node: unknown command %q", args[0])
+}
+
+// Options are the flags of `goleudy-node run`.
+type Options struct {
+	Config    string
+	State     string
+	Trust     []string
+	Unsigned  bool
+	Network   string
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+func parseRun(args []string, stderr io.Writer) (Options, error) {
+	o := Options{Network: "none", LogFormat: "json"}
+	fs := flag.NewFlagSet("goleudy-node run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Config, "config", "", "node config: a signed envelope, or bare JSON with --unsigned")
+	fs.StringVar(&o.State, "state", "", "state directory: last good config, serial floor, zones")
+	fs.Func("trust", "trusted public key file; may be given several times", func(s string) error {
+		o.Trust = append(o.Trust, s)
+		return nil
+	})
+	fs.BoolVar(&o.Unsigned, "unsigned", false, "accept bare, unsigned configs (labs and tests only)")
+	fs.StringVar(&o.Network, "network", o.Network, "none: touch no interface; manage: configure interfaces by role")
+	fs.TextVar(&o.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
+	if err := fs.Parse(args); err != nil {
+		return o, exitf(ExitUsage, "goleudy-node run: %v", err)
+	}
+	var problems []string
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments %q", fs.Args()))
+	}
+	if o.Config == "" {
+		problems = append(problems, "--config is required")
+	}
+	if o.State == "" {
+		problems = append(problems, "--state is required")
+	}
+	switch {
+	case o.Unsigned && len(o.Trust) > 0:
+		problems = append(problems, "--trust and --unsigned exclude each other")
+	case !o.Unsigned && len(o.Trust) == 0:
+		problems = append(problems, "give --trust PUB (or --unsigned for a lab)")
+	}
+	switch o.Network {
+	case "none":
+	case "manage":
+		problems = append(problems, "--network=manage: configuring interfaces by role is not built yet; use --network=none")
+	default:
+		problems = append(problems, fmt.Sprintf("--network=%q: must be none or manage", o.Network))
+	}
+	if o.LogFormat != "json" && o.LogFormat != "text" {
+		problems = append(problems, fmt.Sprintf("--log-format=%q: must be json or text", o.LogFormat))
+	}
+	if len(problems) > 0 {
+		return o, exitf(ExitUsage, "goleudy-node run: %s", strings.Join(problems, "; "))
+	}
+	return o, nil
+}
+
+func newLogger(o Options, w io.Writer) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: o.LogLevel}
+	if o.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, ho))
+	}
+	return slog.New(slog.NewJSONHandler(w, ho))
+}
+
+func run(ctx context.Context, version string, args []string, stderr io.Writer) error {
+	o, err := parseRun(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(o, stderr)
+	var trust *envelope.TrustSet
+	if !o.Unsigned {
+		if trust, err = envelope.LoadTrustSet(o.Trust...); err != nil {
+			return exitf(ExitUsage, "goleudy-node run: --trust: %w", err)
+		}
+	} else {
+		log.Warn("accepting unsigned configs (--unsigned); never do this on a deployed node")
+	}
+	store, err := configstore.Open(o.State, trust, log.With("part", "configstore"))
+	if err != nil {
+		return exitf(ExitFailure, "goleudy-node run: %w", err)
+	}
+	cfg, err := load(store, o.Config, log)
+	if err != nil {
+		return exitf(ExitNoConfig, "goleudy-node run: %w", err)
+	}
+	log = log.With("node", cfg.Node.ID)
+	services := servicesFor(cfg)
+	sup, err := supervisor.New(supervisor.Options{Logger: log.With("part", "supervisor")}, services...)
+	if err != nil {
+		return exitf(ExitFailure, "goleudy-node run: %w", err)
+	}
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.Name()
+	}
+	log.Info("node running", "version", version, "serial", cfg.Serial, "state", cfg.Node.State,
+		"network", o.Network, "services", names)
+	err = sup.Run(ctx)
+	if err != nil {
+		return exitf(ExitFailure, "goleudy-node run: %w", err)
+	}
+	log.Info("node stopped")
+	return nil
+}
+
+// load offers the config file to the store. If the store refuses it, or the
+// file cannot be read, the node falls back to the last good config.
+func load(store *configstore.Store, file string, log *slog.Logger) (*config.Config, error) {
+	data, err := os.ReadFile(file)
+	if err == nil {
+		var cfg *config.Config
+		var isNew bool
+		if cfg, isNew, err = store.Accept(data); err == nil {
+			log.Info("config accepted", "serial", cfg.Serial, "new", isNew, "file", file)
+			return cfg, nil
+		}
+	}
+	lkg := store.Current()
+	if lkg == nil {
+		return nil, err
+	}
+	log.Error("config refused; serving the last good config", "file", file, "err", err, "serial", lkg.Serial)
+	return lkg, nil
+}
+
+// servicesFor lists the services the node runs for cfg, in start order. The
+// supervisor stops them in reverse. Services are added here as they are
+// built: dns, then bgp (gated on dns), info, metrics, admin, update.
+func servicesFor(cfg *config.Config) []supervisor.Service {
+	_ = cfg
+	return nil
+}

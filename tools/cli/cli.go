@@ -1,0 +1,132 @@
+// Package cli is the operator's `goleudy` command: keys, signing,
+// verification and config checks, and later the provisioning server and
+// image builder. It is a type that tests drive in-process; main only parses
+// the process's arguments and maps the error to an exit code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit codes. Scripts and CI rely on them.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // the command ran and the answer is no: invalid config, bad signature
+	ExitUsage   = 2 // the command line was wrong
+)
+
+// ExitError carries an exit code with the message to print.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by Execute to a process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitFailure
+}
+
+func usageError(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// Context is one invocation of the command.
+type Context struct {
+	Args   []string // without the program name
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+type command struct {
+	name    string // as typed, e.g. "keys new"
+	summary string
+	run     func(ctx context.Context, c *Context, args []string) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"keys new", "create an ed25519 key pair: --out DIR/NAME writes NAME.key (0600) and NAME.pub", keysNew},
+		{"sign", "sign a node config: --key K [--key K2 ...] --in node.json --out node.signed.json", sign},
+		{"verify", "verify a signed config: --pub P [--pub P2 ...] --in node.signed.json", verify},
+		{"config check", "report every problem in a config (bare or signed), with field paths", configCheck},
+		{"help", "show this help", help},
+	}
+}
+
+// Execute runs the command named by c.Args.
+func (c *Context) Execute(ctx context.Context) error {
+	if len(c.Args) == 0 {
+		c.usage(c.Stderr)
+		return usageError("goleudy: no command given")
+	}
+	for _, cmd := range commands {
+		words := strings.Fields(cmd.name)
+		if len(c.Args) >= len(words) && strings.Join(c.Args[:len(words)], " ") == cmd.name {
+			return cmd.run(ctx, c, c.Args[len(words):])
+		}
+	}
+	switch c.Args[0] {
+	case "-h", "-help", "--help":
+		return help(ctx, c, nil)
+	}
+	return usageError("goleudy: unknown command %q; run 'goleudy help'", strings.Join(c.Args, " "))
+}
+
+func (c *Context) usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: goleudy COMMAND [flags]")
+	fmt.Fprintln(w)
+	for _, cmd := range commands {
+		fmt.Fprintf(w, "  %-14s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit status: 0 success, 1 refused or invalid, 2 usage error.")
+}
+
+func help(_ context.Context, c *Context, _ []string) error {
+	c.usage(c.Stdout)
+	return nil
+}
+
+// flags returns a flag set for a subcommand whose errors become usage errors.
+func (c *Context) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("goleudy "+name, flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	return fs
+}
+
+// parse parses args and refuses stray positional arguments beyond want.
+func parse(fs *flag.FlagSet, args []string, want int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &ExitError{Code: ExitOK, Err: err}
+		}
+		return usageError("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() != want {
+		return usageError("%s: want %d argument(s), got %q", fs.Name(), want, fs.Args())
+	}
+	return nil
+}
+
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
