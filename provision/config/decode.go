@@ -69,7 +69,27 @@ func Decode(data []byte) (*Config, error) {
 	if err := strict.Decode(&c); err != nil {
 		return nil, Errors{{Msg: err.Error()}}
 	}
+	dropEmpty(reflect.ValueOf(&c).Elem())
 	return &c, nil
+}
+
+// dropEmpty turns empty lists into absent ones, so that "allowed_ips": []
+// and no allowed_ips mean the same and encode the same.
+func dropEmpty(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			dropEmpty(v.Field(i))
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			v.SetZero()
+			return
+		}
+		for i := range v.Len() {
+			dropEmpty(v.Index(i))
+		}
+	}
 }
 
 // walker checks a JSON token stream against a Go type, recording problems
