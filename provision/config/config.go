@@ -108,14 +108,19 @@ type Peer struct {
 // DNS configures the authoritative service.
 type DNS struct {
 	Listen   []string `json:"listen,omitempty"`
-	Identity string   `json:"identity,omitempty"`
+	Identity string   `json:"identity,omitempty"` // CHAOS id.server and hostname.bind
 	NSID     string   `json:"nsid,omitempty"`
+	Version  string   `json:"version,omitempty"`  // CHAOS version.bind; empty hides it
+	UDPSize  int      `json:"udp_size,omitempty"` // largest UDP response; default 1232
 	RRL      RRL      `json:"rrl,omitzero"`
 }
 
 // RRL is response rate limiting; zero responses per second turns it off.
 type RRL struct {
 	ResponsesPerSecond int `json:"responses_per_second,omitempty"`
+	Slip               int `json:"slip,omitempty"`               // every slip-th limited response goes out truncated, 1..10; default 2
+	IPv4PrefixLength   int `json:"ipv4_prefix_length,omitempty"` // default 24
+	IPv6PrefixLength   int `json:"ipv6_prefix_length,omitempty"` // default 56
 }
 
 // Zone is a zone (or catalog zone) the node is secondary for.

@@ -10,6 +10,10 @@ const (
 	DefaultHoldTime      = 90
 	DefaultTSIGAlgorithm = "hmac-sha256"
 	DefaultDNSPort       = "53"
+	DefaultUDPSize       = 1232
+	DefaultRRLSlip       = 2
+	DefaultRRLIPv4Prefix = 24
+	DefaultRRLIPv6Prefix = 56
 )
 
 // SetDefaults fills in what the operator left out. It derives values from
@@ -24,6 +28,20 @@ func (c *Config) SetDefaults() {
 	}
 	if c.DNS.NSID == "" {
 		c.DNS.NSID = c.DNS.Identity
+	}
+	if c.DNS.UDPSize == 0 {
+		c.DNS.UDPSize = DefaultUDPSize
+	}
+	if r := &c.DNS.RRL; r.ResponsesPerSecond > 0 {
+		if r.Slip == 0 {
+			r.Slip = DefaultRRLSlip
+		}
+		if r.IPv4PrefixLength == 0 {
+			r.IPv4PrefixLength = DefaultRRLIPv4Prefix
+		}
+		if r.IPv6PrefixLength == 0 {
+			r.IPv6PrefixLength = DefaultRRLIPv6Prefix
+		}
 	}
 	// A node exists to answer on its anycast addresses.
 	if len(c.DNS.Listen) == 0 {

@@ -238,8 +238,24 @@ func (v *validator) dns(d DNS) {
 	if len(d.Identity) > 255 {
 		v.add("dns.identity", "is %d bytes; at most 255 fit in a TXT string", len(d.Identity))
 	}
-	if d.RRL.ResponsesPerSecond < 0 {
-		v.add("dns.rrl.responses_per_second", "%d must not be negative (0 turns rate limiting off)", d.RRL.ResponsesPerSecond)
+	if len(d.Version) > 255 {
+		v.add("dns.version", "is %d bytes; at most 255 fit in a TXT string", len(d.Version))
+	}
+	if d.UDPSize < 512 || d.UDPSize > 4096 {
+		v.add("dns.udp_size", "%d must be 512..4096 (1232 avoids fragmentation)", d.UDPSize)
+	}
+	r := d.RRL
+	if r.ResponsesPerSecond < 0 {
+		v.add("dns.rrl.responses_per_second", "%d must not be negative (0 turns rate limiting off)", r.ResponsesPerSecond)
+	}
+	if r.Slip < 0 || r.Slip > 10 {
+		v.add("dns.rrl.slip", "%d must be 1..10 (default 2: every second limited response goes out truncated)", r.Slip)
+	}
+	if r.IPv4PrefixLength < 0 || r.IPv4PrefixLength > 32 {
+		v.add("dns.rrl.ipv4_prefix_length", "%d must be 0..32", r.IPv4PrefixLength)
+	}
+	if r.IPv6PrefixLength < 0 || r.IPv6PrefixLength > 128 {
+		v.add("dns.rrl.ipv6_prefix_length", "%d must be 0..128", r.IPv6PrefixLength)
 	}
 }
 
