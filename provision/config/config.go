@@ -113,6 +113,15 @@ type DNS struct {
 	Version  string   `json:"version,omitempty"`  // CHAOS version.bind; empty hides it
 	UDPSize  int      `json:"udp_size,omitempty"` // largest UDP response; default 1232
 	RRL      RRL      `json:"rrl,omitzero"`
+	// Downstreams may transfer every zone from this node and are sent
+	// NOTIFY when one changes: the zone hub's nodes, or a chained node.
+	Downstreams []Downstream `json:"downstreams,omitempty"`
+}
+
+// Downstream is a secondary of this node.
+type Downstream struct {
+	Address string `json:"address"` // ip or ip:port (NOTIFY goes to the port, default 53)
+	TSIG    string `json:"tsig,omitempty"`
 }
 
 // RRL is response rate limiting; zero responses per second turns it off.

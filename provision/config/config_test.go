@@ -129,6 +129,7 @@ func TestProblems(t *testing.T) {
 		{"tsig secret", `"secret":"c2VjcmV0"`, `"secret":"not base64!"`, []string{"tsig_keys[0].secret: is not valid base64"}},
 		{"catalog clash", `"zones":`, `"catalogs":[{"name":"example.com.","primaries":["10.53.0.1"]}],"zones":`, []string{`catalogs[0].name: "example.com." is already listed at zones[0]`}},
 		{"state", `"id":"n1"`, `"id":"n1","state":"off"`, []string{`node.state: "off" is not a known state`}},
+		{"downstream", `"schema":1,`, `"schema":1,"dns":{"downstreams":[{"address":"10.0.0.1"},{"address":"10.0.0.1:5300","tsig":"nokey"},{"address":"host"}]},`, []string{`dns.downstreams[1].address: 10.0.0.1 is listed more than once`, `dns.downstreams[1].tsig: key "nokey" is not defined`, `dns.downstreams[2].address: "host" is not host:port`}},
 		{"listen port", `"schema":1,`, `"schema":1,"dns":{"listen":["127.0.0.1:0"]},`, []string{`dns.listen[0]: "127.0.0.1:0" has port "0"; must be 1..65535`}},
 		{"wireguard key", `"schema":1,`, `"schema":1,"management":{"wireguard":{"public_key":"abc"}},`, []string{"management.wireguard.public_key: is not a base64 WireGuard key"}},
 		{"config url", `"schema":1,`, `"schema":1,"management":{"config_url":"ftp://x/"},`, []string{`management.config_url: "ftp://x/" is not an http or https URL`}},

@@ -71,6 +71,9 @@ func (c *Config) SetDefaults() {
 			}
 		}
 	}
+	for i := range c.DNS.Downstreams {
+		c.DNS.Downstreams[i].Address = withDefaultPort(c.DNS.Downstreams[i].Address)
+	}
 	for i := range c.TSIGKeys {
 		if c.TSIGKeys[i].Algorithm == "" {
 			c.TSIGKeys[i].Algorithm = DefaultTSIGAlgorithm

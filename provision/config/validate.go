@@ -53,6 +53,7 @@ func (v *validator) top(c *Config) {
 	names := make(map[string]string)
 	v.zones("zones", c.Zones, keys, names)
 	v.zones("catalogs", c.Catalogs, keys, names)
+	v.downstreams(c.DNS.Downstreams, keys)
 	v.management(c.Management)
 	v.listeners("info.listen", c.Info.Listen)
 }
@@ -329,6 +330,24 @@ func (v *validator) zones(path string, zones []Zone, keys map[string]bool, names
 		}
 		if z.TSIG != "" && !keys[canonical(z.TSIG)] {
 			v.add(at+".tsig", "key %q is not defined in tsig_keys", z.TSIG)
+		}
+	}
+}
+
+func (v *validator) downstreams(ds []Downstream, keys map[string]bool) {
+	seen := make(map[netip.Addr]bool)
+	for i, d := range ds {
+		at := index("dns.downstreams", i)
+		ap, why := ipPort(d.Address)
+		switch {
+		case why != "":
+			v.add(at+".address", "%q %s", d.Address, why)
+		case seen[ap.Addr()]:
+			v.add(at+".address", "%s is listed more than once", ap.Addr())
+		}
+		seen[ap.Addr()] = true
+		if d.TSIG != "" && !keys[canonical(d.TSIG)] {
+			v.add(at+".tsig", "key %q is not defined in tsig_keys", d.TSIG)
 		}
 	}
 }

@@ -7,41 +7,40 @@ import (
 // pack packs resp with opt (may be nil) as the last additional record into
 // at most limit bytes, appending to out.
 //
-// When the response does not fit, it sheds what NSD sheds, in NSD's order:
-// first the apex NS RRset that accompanies a positive answer, then
-// additional RRsets from the end; neither sets TC, since the client needs
-// them only as hints. Only when the answer (or the authority of a referral
-// or negative answer) itself does not fit is TC set, keeping the whole
-// RRsets that fit. The OPT record always goes in.
+// When the response does not fit, it is filled as NSD fills it: section by
+// section, RRset by RRset, each RRset together with its signatures, until
+// one does not fit. If that happens in the answer section, or in an
+// authority section that is the point of the response (a referral, a
+// negative answer, a proof), TC is set. The apex NS that accompanies a
+// positive answer and the additional section are hints: what does not fit
+// of them is left out without TC. The OPT record always goes in.
 func pack(resp *dns.Msg, opt *dns.OPT, limit int, out []byte) ([]byte, error) {
 	resp.Compress = true
 	answer, ns, extra := resp.Answer, resp.Ns, resp.Extra
+	// Sizes come from packing for real: Msg.Len overestimates compressed
+	// messages, which would truncate responses NSD sends whole.
+	var scratch []byte
 	fit := func(a, n, e []dns.RR) bool {
 		resp.Answer, resp.Ns, resp.Extra = a, n, e
 		if opt != nil {
 			resp.Extra = append(e[:len(e):len(e)], opt)
 		}
-		return resp.Len() <= limit
+		b, err := resp.PackBuffer(scratch)
+		scratch = b[:cap(b)]
+		return err == nil && len(b) <= limit
 	}
-	switch {
-	case fit(answer, ns, extra):
-	case len(answer) > 0 && onlyNS(ns) && fit(answer, nil, extra):
-	default:
-		n := ns
-		if len(answer) > 0 && onlyNS(ns) {
-			n = nil
-		}
-		if fit(answer, n, nil) {
-			fit(answer, n, fitSets(extra, func(rrs []dns.RR) bool { return fit(answer, n, rrs) }))
-			break
-		}
+	if !fit(answer, ns, extra) {
 		a := fitSets(answer, func(rrs []dns.RR) bool { return fit(rrs, nil, nil) })
-		n = nil
+		var n, e []dns.RR
 		if len(a) == len(answer) {
 			n = fitSets(ns, func(rrs []dns.RR) bool { return fit(answer, rrs, nil) })
 		}
-		fit(a, n, nil)
-		resp.Truncated = true
+		if len(n) == len(ns) {
+			e = fitSets(extra, func(rrs []dns.RR) bool { return fit(answer, ns, rrs) })
+		}
+		optionalNS := len(answer) > 0 && onlyNS(ns)
+		resp.Truncated = len(a) < len(answer) || (len(n) < len(ns) && !optionalNS)
+		fit(a, n, e)
 	}
 	wire, err := resp.PackBuffer(out[len(out):cap(out)])
 	resp.Answer, resp.Ns, resp.Extra = answer, ns, extra
@@ -65,31 +64,35 @@ func onlyNS(rrs []dns.RR) bool {
 	return len(rrs) > 0
 }
 
-// fitSets returns the longest prefix of rrs made of whole RRsets for which
-// fits holds.
+// fitSets returns the longest prefix of rrs made of whole units for which
+// fits holds. A unit is an RRset with the RRSIGs after it that cover it;
+// all RRSIGs of a name asked for as type RRSIG are one unit.
 func fitSets(rrs []dns.RR, fits func([]dns.RR) bool) []dns.RR {
 	best := 0
-	for end := 1; end <= len(rrs); end++ {
-		if end < len(rrs) && sameSet(rrs[end-1], rrs[end]) {
-			continue
+	for start := 0; start < len(rrs); {
+		end := start + 1
+		for end < len(rrs) && sameUnit(rrs[start], rrs[end]) {
+			end++
 		}
 		if !fits(rrs[:end]) {
 			break
 		}
-		best = end
+		best, start = end, end
 	}
 	return rrs[:best]
 }
 
-func sameSet(a, b dns.RR) bool {
-	ha, hb := a.Header(), b.Header()
-	if ha.Rrtype != hb.Rrtype || ha.Class != hb.Class || !equalFold(ha.Name, hb.Name) {
+// sameUnit reports whether rr belongs to the unit that first starts.
+func sameUnit(first, rr dns.RR) bool {
+	hf, h := first.Header(), rr.Header()
+	if hf.Class != h.Class || !equalFold(hf.Name, h.Name) {
 		return false
 	}
-	if ha.Rrtype == dns.TypeRRSIG {
-		return a.(*dns.RRSIG).TypeCovered == b.(*dns.RRSIG).TypeCovered
+	if h.Rrtype == hf.Rrtype {
+		return true
 	}
-	return true
+	sig, ok := rr.(*dns.RRSIG)
+	return ok && sig.TypeCovered == hf.Rrtype
 }
 
 func equalFold(a, b string) bool {

@@ -35,8 +35,8 @@ func TestPackSheds(t *testing.T) {
 		wantTC                 bool
 	}{
 		{"fits", txts(2, "a.example.com."), apexNS, glue, 512, 2, 2, 2, false},
-		{"drops apex NS first", txts(5, "a.example.com."), apexNS, glue[:1], 520, 5, 0, 1, false},
-		{"then additional", txts(5, "a.example.com."), apexNS, append(txts(1, "b.example.com."), txts(1, "c.example.com.")...), 520, 5, 0, 0, false},
+		{"apex NS kept, additional dropped", txts(5, "a.example.com."), apexNS, glue[:1], 540, 5, 2, 0, false},
+		{"apex NS dropped without TC", txts(5, "a.example.com."), apexNS, glue, 520, 5, 0, 0, false},
 		{"answer too big", txts(8, "a.example.com."), apexNS, glue, 512, 0, 0, 0, true},
 		{"second answer RRset too big", append(txts(1, "a.example.com."), txts(6, "b.example.com.")...), nil, nil, 512, 1, 0, 0, true},
 		{"referral glue does not fit: no TC", nil, apexNS, append(glue, txts(5, "ns2.example.com.")...), 512, 0, 2, 2, false},

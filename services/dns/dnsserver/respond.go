@@ -155,6 +155,12 @@ func (s *Server) finish(resp, req *dns.Msg, limit int, o *Options, out []byte) (
 		if o.NSID != "" && hasNSID(ropt) {
 			opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: hexString(o.NSID)})
 		}
+		// RFC 8914: say why a query for a name outside our zones is
+		// refused, as NSD does.
+		if resp.Rcode == dns.RcodeRefused && req.Opcode == dns.OpcodeQuery && len(req.Question) == 1 &&
+			req.Question[0].Qclass == dns.ClassINET && !isTransferType(req.Question[0].Qtype) {
+			opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNotAuthoritative})
+		}
 	}
 	return pack(resp, opt, limit, out)
 }
@@ -170,6 +176,8 @@ func responseLimit(edns bool, size uint16, tcp bool, ours uint16) int {
 	}
 	return int(min(max(size, dns.MinMsgSize), ours))
 }
+
+func isTransferType(t uint16) bool { return t == dns.TypeAXFR || t == dns.TypeIXFR }
 
 func udpSizeOf(opt *dns.OPT) uint16 {
 	if opt == nil {

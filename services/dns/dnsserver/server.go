@@ -124,24 +124,15 @@ func (s *Server) Run(ctx context.Context) error {
 			l.Close()
 		}
 	}
-	var lc net.ListenConfig
 	var bound []string
 	for _, addr := range o.Listen {
-		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		u, t, err := listen(ctx, addr)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("dns: listen udp %s: %w", addr, err)
+			return err
 		}
-		udps = append(udps, pc.(*net.UDPConn))
-		// With port 0, TCP takes the port UDP got.
-		taddr := pc.LocalAddr().String()
-		l, err := lc.Listen(ctx, "tcp", taddr)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("dns: listen tcp %s: %w", addr, err)
-		}
-		tcps = append(tcps, l.(*net.TCPListener))
-		bound = append(bound, taddr)
+		udps, tcps = append(udps, u), append(tcps, t)
+		bound = append(bound, u.LocalAddr().String())
 	}
 	s.mu.Lock()
 	s.bound = bound
@@ -164,6 +155,27 @@ func (s *Server) Run(ctx context.Context) error {
 	conns.closeAll()
 	wg.Wait()
 	return nil
+}
+
+// listen binds addr over UDP and TCP. With port 0, TCP takes the port UDP
+// got; if another socket holds that TCP port, it tries another.
+func listen(ctx context.Context, addr string) (*net.UDPConn, *net.TCPListener, error) {
+	var lc net.ListenConfig
+	_, port, _ := net.SplitHostPort(addr)
+	for try := 1; ; try++ {
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dns: listen udp %s: %w", addr, err)
+		}
+		l, err := lc.Listen(ctx, "tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc.(*net.UDPConn), l.(*net.TCPListener), nil
+		}
+		pc.Close()
+		if port != "0" || try == 20 {
+			return nil, nil, fmt.Errorf("dns: listen tcp %s: %w", addr, err)
+		}
+	}
 }
 
 // isClosed reports whether err comes from using a socket after Close.

@@ -64,6 +64,7 @@ func serve(t testing.TB, b Backend, o Options) (*Server, string) {
 	for len(s.Addrs()) == 0 {
 		select {
 		case err := <-done:
+			done <- err // for the cleanup
 			t.Fatalf("server stopped: %v", err)
 		default:
 		}

@@ -20,11 +20,12 @@ const (
 func (m *Manager) notifyDownstreams(origin string, soa *dns.SOA) {
 	m.mu.Lock()
 	ctx := m.runCtx
+	downs := m.downs
 	m.mu.Unlock()
 	if ctx == nil {
 		return
 	}
-	for _, ds := range m.o.Downstreams {
+	for _, ds := range downs {
 		m.mu.Lock()
 		var key *tsigKey
 		if k, ok := m.keys[canonicalKey(ds.TSIG)]; ok && ds.TSIG != "" {

@@ -31,6 +31,7 @@ type Manager struct {
 	keys     map[string]tsigKey
 	explicit []config.Zone
 	catalogs []config.Zone
+	downs    []Downstream    // who may transfer from us; starts as Options.Downstreams
 	runCtx   context.Context // nil unless Run is running
 	active   int             // refreshes in flight
 	wg       sync.WaitGroup  // refreshes and NOTIFY senders of this Run
@@ -55,9 +56,18 @@ func New(o Options) (*Manager, error) {
 		o: o, log: o.Log, clk: o.Clock,
 		zones:     map[string]*zone{},
 		keys:      map[string]tsigKey{},
+		downs:     o.Downstreams,
 		wake:      make(chan struct{}, 1),
 		notifyLog: newRateLog(o.Clock, time.Minute, 4096),
 	}, nil
+}
+
+// SetDownstreams replaces the clients that may transfer zones from us and
+// are sent NOTIFY; transfers in progress finish.
+func (m *Manager) SetDownstreams(ds []Downstream) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.downs = slices.Clone(ds)
 }
 
 // kick wakes the scheduler.

@@ -35,9 +35,9 @@ func (m *Manager) Transfer(wire []byte, req *dns.Msg, src netip.AddrPort, send f
 
 	m.mu.Lock()
 	var ds *Downstream
-	for i := range m.o.Downstreams {
-		if m.o.Downstreams[i].Addr.Addr().Unmap() == from {
-			ds = &m.o.Downstreams[i]
+	for i := range m.downs {
+		if m.downs[i].Addr.Addr().Unmap() == from {
+			ds = &m.downs[i]
 			break
 		}
 	}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package dnsserver
+
+const msgTrunc = 0
