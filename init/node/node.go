@@ -15,11 +15,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/goleudy/goleudy/provision/config"
 	"github.com/goleudy/goleudy/provision/configstore"
 	"github.com/goleudy/goleudy/provision/envelope"
+	"github.com/goleudy/goleudy/services/clock"
+	"github.com/goleudy/goleudy/services/dns/dnsservice"
 	"github.com/goleudy/goleudy/services/supervisor"
 )
 
@@ -175,7 +179,10 @@ func run(ctx context.Context, version string, args []string, stderr io.Writer) e
 		return exitf(ExitNoConfig, "goleudy-node run: %w", err)
 	}
 	log = log.With("node", cfg.Node.ID)
-	services := servicesFor(cfg)
+	services, err := servicesFor(cfg, o.State, log)
+	if err != nil {
+		return exitf(ExitFailure, "goleudy-node run: %w", err)
+	}
 	sup, err := supervisor.New(supervisor.Options{Logger: log.With("part", "supervisor")}, services...)
 	if err != nil {
 		return exitf(ExitFailure, "goleudy-node run: %w", err)
@@ -186,6 +193,8 @@ func run(ctx context.Context, version string, args []string, stderr io.Writer) e
 	}
 	log.Info("node running", "version", version, "serial", cfg.Serial, "state", cfg.Node.State,
 		"network", o.Network, "services", names)
+	stopReload := reloadOnHangup(ctx, store, o.Config, services, log)
+	defer stopReload()
 	err = sup.Run(ctx)
 	if err != nil {
 		return exitf(ExitFailure, "goleudy-node run: %w", err)
@@ -214,10 +223,65 @@ func load(store *configstore.Store, file string, log *slog.Logger) (*config.Conf
 	return lkg, nil
 }
 
-// servicesFor lists the services the node runs for cfg, in start order. The
-// supervisor stops them in reverse. Services are added here as they are
-// built: dns, then bgp (gated on dns), info, metrics, admin, update.
-func servicesFor(cfg *config.Config) []supervisor.Service {
-	_ = cfg
-	return nil
+// servicesFor builds the services the node runs for cfg, in start order.
+// The supervisor stops them in reverse. Services are added here as they
+// are built: dns, then bgp (gated on dns), info, metrics, admin, update.
+func servicesFor(cfg *config.Config, stateDir string, log *slog.Logger) ([]supervisor.Service, error) {
+	dns, err := dnsservice.New(cfg, stateDir, clock.Real(), log.With("service", "dns"))
+	if err != nil {
+		return nil, err
+	}
+	return []supervisor.Service{dns}, nil
+}
+
+// applier is a service that takes a new config live.
+type applier interface {
+	Apply(*config.Config) error
+}
+
+// reloadOnHangup re-reads the config file on SIGHUP and hands an accepted
+// config to every service that applies config live. The config pull over
+// the management tunnel will feed the same path.
+func reloadOnHangup(ctx context.Context, store *configstore.Store, file string, services []supervisor.Service, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				log.Error("config reload: keeping the current config", "err", err)
+				continue
+			}
+			cfg, isNew, err := store.Accept(data)
+			if err != nil {
+				log.Error("config refused; keeping the current config", "file", file, "err", err, "serial", store.Serial())
+				continue
+			}
+			if !isNew {
+				log.Info("config reload: unchanged", "serial", cfg.Serial)
+				continue
+			}
+			for _, s := range services {
+				if a, ok := s.(applier); ok {
+					if err := a.Apply(cfg); err != nil {
+						log.Error("config apply failed", "service", s.Name(), "err", err)
+					}
+				}
+			}
+			log.Info("config applied", "serial", cfg.Serial)
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
 }

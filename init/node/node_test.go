@@ -18,6 +18,11 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+func init() {
+	// Outside the ephemeral range, so no client socket takes it.
+	labAddr = fmt.Sprintf("127.0.0.1:%d", 20000+os.Getpid()%12000)
+}
+
 // syncBuffer lets the test read logs while the node writes them.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -37,8 +42,11 @@ func (s *syncBuffer) String() string {
 }
 
 func labConfig(serial int, id string) []byte {
-	return fmt.Appendf(nil, `{"schema":1,"serial":%d,"node":{"id":%q},"dns":{"listen":["127.0.0.1:5353"]}}`, serial, id)
+	return fmt.Appendf(nil, `{"schema":1,"serial":%d,"node":{"id":%q},"dns":{"listen":[%q]}}`, serial, id, labAddr)
 }
+
+// labAddr is where the nodes of these tests listen; they run one at a time.
+var labAddr string
 
 // start runs the node in-process until the returned stop is called.
 func start(t *testing.T, args ...string) (logs *syncBuffer, stop func() error) {

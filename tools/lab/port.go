@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"testing"
 )
 
 // Ports are drawn from below the kernel's ephemeral range (32768 and up on
@@ -58,4 +59,16 @@ func portFree(hosts []string, port int) error {
 		closers = append(closers, t.Close)
 	}
 	return nil
+}
+
+// FreeAddr returns a 127.0.0.1 address whose port is free for UDP and TCP
+// and outside the ephemeral range, for a server under test that must be
+// given a fixed address (a node config cannot say port 0).
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	port, err := freePort(false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
