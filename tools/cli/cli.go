@@ -66,6 +66,7 @@ func init() {
 		{"sign", "sign a node config: --key K [--key K2 ...] --in node.json --out node.signed.json", sign},
 		{"verify", "verify a signed config: --pub P [--pub P2 ...] --in node.signed.json", verify},
 		{"config check", "report every problem in a config (bare or signed), with field paths", configCheck},
+		{"zone serve", "answer from zone files as a node would: --listen ADDR --zones DIR", zoneServe},
 		{"help", "show this help", help},
 	}
 }

@@ -133,3 +133,19 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestZoneServe(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "example.com.zone"), []byte("$TTL 300\n@ SOA ns1 host 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"), 0o644)
+	if r := run(t, dir, "zone", "serve", "--zones", dir); r.code != ExitUsage {
+		t.Errorf("without --listen: %+v", r)
+	}
+	os.WriteFile(filepath.Join(dir, "bad.test.zone"), []byte("@ SOA ns1 host 1 3600 600 86400\nwww A 300.1.1.1\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	err := (&Context{Args: []string{"zone", "serve", "--listen", "127.0.0.1:0", "--zones", dir}, Stdout: &out, Stderr: &errb}).Execute(ctx)
+	if err == nil || !strings.Contains(err.Error(), "bad.test.zone") {
+		t.Errorf("a broken zone file: %v", err)
+	}
+}
