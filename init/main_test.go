@@ -137,7 +137,7 @@ func TestSIGTERM(t *testing.T) {
 func TestZonesLive(t *testing.T) {
 	lab.Require(t, lab.ToolNSD)
 	zone := func(name string) lab.Zone {
-		return lab.Zone{Name: name, Text: fmt.Sprintf("$TTL 300\n@ SOA ns1 host 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n")}
+		return lab.Zone{Name: name, Text: "$TTL 300\n@ SOA ns1 host 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n"}
 	}
 	nsd := lab.StartNSD(t, lab.Options{Zones: []lab.Zone{zone("one.test."), zone("two.test.")}, XFR: true})
 	listen := lab.FreeAddr(t)

@@ -173,6 +173,15 @@ var dnssecCases = []lookupCase{
 	{qname: "wild.nsec3.example.", qtype: dns.TypeA, do: true,
 		ns: []string{"NSEC3 =wild.nsec3.example.", "RRSIG NSEC3", "nsec3.example. 300 SOA ns1.nsec3.example. hostmaster.nsec3.example. 2024010101 7200 3600 1209600 300", "nsec3.example. RRSIG SOA"},
 	},
+	// DS no-data from a wildcard, expanded or asked for by its own name:
+	// after the wildcard's NSEC3, the one matching the closest encloser
+	// (the wildcard's parent), as NSD's nsec3_answer_nodata adds it.
+	{qname: "*.wild.nsec3.example.", qtype: dns.TypeDS, do: true,
+		ns: []string{"nsec3.example. 300 SOA ns1.nsec3.example. hostmaster.nsec3.example. 2024010101 7200 3600 1209600 300", "nsec3.example. RRSIG SOA", "NSEC3 =*.wild.nsec3.example.", "RRSIG NSEC3", "NSEC3 =wild.nsec3.example.", "RRSIG NSEC3"},
+	},
+	{qname: "foo.wild.nsec3.example.", qtype: dns.TypeDS, do: true,
+		ns: []string{"NSEC3 ~foo.wild.nsec3.example.", "RRSIG NSEC3", "nsec3.example. 300 SOA ns1.nsec3.example. hostmaster.nsec3.example. 2024010101 7200 3600 1209600 300", "nsec3.example. RRSIG SOA", "NSEC3 =*.wild.nsec3.example.", "RRSIG NSEC3", "NSEC3 =wild.nsec3.example.", "RRSIG NSEC3"},
+	},
 	// Opt-out NSEC3 zone: insecure2 and d.ent2 are delegations without NSEC3
 	// records, and ent2 an empty non-terminal without one; their proofs are
 	// the closest provable encloser (RFC 5155 sections 7.2.3 and 7.2.7).
@@ -259,6 +268,30 @@ var dnssecCases = []lookupCase{
 		ns: []string{"optout.example. 300 SOA ns1.optout.example. hostmaster.optout.example. 2024010101 7200 3600 1209600 300", "optout.example. RRSIG SOA", "NSEC3 =optout.example.", "RRSIG NSEC3", "NSEC3 ~d.ent2.optout.example.", "RRSIG NSEC3"},
 	},
 	{qname: "ent2.optout.example.", qtype: dns.TypeDS, do: true,
+		ns: []string{"NSEC3 =optout.example.", "RRSIG NSEC3", "optout.example. 300 SOA ns1.optout.example. hostmaster.optout.example. 2024010101 7200 3600 1209600 300", "optout.example. RRSIG SOA"},
+	},
+	{qname: "foo.wild.optout.example.", qtype: dns.TypeDS, do: true,
+		ns: []string{"NSEC3 ~foo.wild.optout.example.", "RRSIG NSEC3", "optout.example. 300 SOA ns1.optout.example. hostmaster.optout.example. 2024010101 7200 3600 1209600 300", "optout.example. RRSIG SOA", "NSEC3 =*.wild.optout.example.", "RRSIG NSEC3", "NSEC3 =wild.optout.example.", "RRSIG NSEC3"},
+	},
+	// deleg.sub (an extra of the fixture, see helpers_test.go) is an
+	// insecure delegation below sub, an empty non-terminal that opt-out
+	// left without an NSEC3 too. Referrals and DS no-data prove the closest
+	// provable encloser (the apex) and cover the next closer name, sub,
+	// and nothing more (RFC 5155 section 7.2.7): no NSEC3 covering
+	// deleg.sub itself, which is another record here.
+	{qname: "deleg.sub.optout.example.", qtype: dns.TypeA, do: true, noAA: true,
+		ns: []string{"deleg.sub.optout.example. 3600 NS ns.other.net.", "NSEC3 =optout.example.", "RRSIG NSEC3", "NSEC3 ~sub.optout.example.", "RRSIG NSEC3"},
+	},
+	{qname: "host.deleg.sub.optout.example.", qtype: dns.TypeA, do: true, noAA: true,
+		ns: []string{"deleg.sub.optout.example. 3600 NS ns.other.net.", "NSEC3 =optout.example.", "RRSIG NSEC3", "NSEC3 ~sub.optout.example.", "RRSIG NSEC3"},
+	},
+	{qname: "deleg.sub.optout.example.", qtype: dns.TypeDS, do: true,
+		ns: []string{"optout.example. 300 SOA ns1.optout.example. hostmaster.optout.example. 2024010101 7200 3600 1209600 300", "optout.example. RRSIG SOA", "NSEC3 =optout.example.", "RRSIG NSEC3", "NSEC3 ~sub.optout.example.", "RRSIG NSEC3"},
+	},
+	{qname: "sub.optout.example.", qtype: dns.TypeA, do: true,
+		ns: []string{"NSEC3 ~sub.optout.example.", "RRSIG NSEC3", "NSEC3 =optout.example.", "RRSIG NSEC3", "optout.example. 300 SOA ns1.optout.example. hostmaster.optout.example. 2024010101 7200 3600 1209600 300", "optout.example. RRSIG SOA"},
+	},
+	{qname: "sub.optout.example.", qtype: dns.TypeDS, do: true,
 		ns: []string{"NSEC3 =optout.example.", "RRSIG NSEC3", "optout.example. 300 SOA ns1.optout.example. hostmaster.optout.example. 2024010101 7200 3600 1209600 300", "optout.example. RRSIG SOA"},
 	},
 	// Without DO there are no DNSSEC records, unless asked for by type.

@@ -25,7 +25,17 @@ func startNSD(t *testing.T) string {
 		t.Fatalf("nsd not installed (apt-get install nsd): %v", err)
 	}
 	dir := t.TempDir()
-	td, _ := filepath.Abs("testdata")
+	// NSD reads the zones as the tests load them: the testdata files plus
+	// their extras (helpers_test.go).
+	td := filepath.Join(dir, "zones")
+	if err := os.Mkdir(td, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for origin, file := range testZones {
+		if err := os.WriteFile(filepath.Join(td, file), testZoneText(t, origin), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	l, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

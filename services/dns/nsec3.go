@@ -184,7 +184,14 @@ func (a *answerer) nsec3NoData(z *Zone, original *node) {
 			return
 		}
 		a.nsec3DSProof(z, original)
-	case isWildcard(original.name):
+		if z.wildcardSource(original) {
+			// A DS no-data from a wildcard (RFC 5155 section 7.2.5):
+			// after the wildcard's own NSEC3, NSD adds the one matching
+			// the closest encloser, the wildcard's parent.
+			p, _ := parent(original.name)
+			a.addNSEC3(z, p, true)
+		}
+	case z.wildcardSource(original):
 		p, _ := parent(original.name)
 		a.addNSEC3(z, p, true)
 		a.addNSEC3(z, original.name, false)
@@ -202,27 +209,36 @@ func (a *answerer) nsec3NoData(z *Zone, original *node) {
 	}
 }
 
+// wildcardSource reports whether n is a wildcard that NSD treats as the
+// source of a wildcard answer in no-data proofs: a "*" node that is its
+// own wildcard_child_closest_match, which holds unless it has a "*" child
+// of its own.
+func (z *Zone) wildcardSource(n *node) bool {
+	return isWildcard(n.name) && z.wild[n] == nil
+}
+
 // nsec3DSProof proves what a referral or DS no-data answer needs about the
-// DS at cut (NSD's nsec3_add_ds_proof): the NSEC3 matching the cut, or,
-// when opt-out left the cut without one, the closest provable encloser
-// followed by the opt-out NSEC3 covering the cut itself.
-func (a *answerer) nsec3DSProof(z *Zone, cut *node) {
-	if a.addNSEC3(z, cut.name, true) {
+// DS at n (NSD's nsec3_add_ds_proof), where n is a delegation point or,
+// for a DS query, any other existing name: the NSEC3 matching n; or,
+// when opt-out left n without one, the NSEC3 matching the closest
+// provable encloser, followed by the one covering the next closer name
+// (RFC 5155 section 7.2.7). When that next closer name is n itself, NSD
+// adds the NSEC3 covering n only if n is a delegation point (or holds a
+// DS): for other names it has no parent-side cover to add.
+func (a *answerer) nsec3DSProof(z *Zone, n *node) {
+	if a.addNSEC3(z, n.name, true) {
 		return
 	}
-	enc, next := z.nsec3.provableEncloser(cut.name, z.origin)
+	enc, next := z.nsec3.provableEncloser(n.name, z.origin)
 	if enc == "" {
 		return
 	}
 	a.addNSEC3(z, enc, true)
-	if next != cut.name {
+	switch {
+	case next != n.name:
 		a.addNSEC3(z, next, false)
-	}
-	// NSD adds the opt-out NSEC3 covering the name itself only for real
-	// delegation points; a DS query at an empty non-terminal without its
-	// own NSEC3 gets just the encloser.
-	if cut.set(dns.TypeNS) != nil {
-		a.addNSEC3(z, cut.name, false)
+	case n.set(dns.TypeNS) != nil || n.set(dns.TypeDS) != nil:
+		a.addNSEC3(z, n.name, false)
 	}
 }
 
