@@ -4,74 +4,26 @@
 package authdns
 
 import (
-	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/goleudy/goleudy/tools/lab"
 )
 
+// startNSD serves the test zones, as the tests load them (testdata plus
+// the extras in helpers_test.go), from a real NSD on loopback.
 func startNSD(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("nsd")
-	if err != nil {
-		t.Fatalf("nsd not installed (apt-get install nsd): %v", err)
+	var zones []lab.Zone
+	for origin := range testZones {
+		zones = append(zones, lab.Zone{Name: origin, Text: string(testZoneText(t, origin))})
 	}
-	dir := t.TempDir()
-	// NSD reads the zones as the tests load them: the testdata files plus
-	// their extras (helpers_test.go).
-	td := filepath.Join(dir, "zones")
-	if err := os.Mkdir(td, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for origin, file := range testZones {
-		if err := os.WriteFile(filepath.Join(td, file), testZoneText(t, origin), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.LocalAddr().(*net.UDPAddr).Port
-	l.Close()
-	var b strings.Builder
-	fmt.Fprintf(&b, "server:\n  ip-address: 127.0.0.1@%d\n  port: %d\n  zonesdir: %q\n  pidfile: %q\n  database: \"\"\n  xfrdfile: %q\n  zonelistfile: %q\n  username: \"\"\n  chroot: \"\"\n  logfile: %q\n  server-count: 1\n  tcp-count: 32\nremote-control:\n  control-enable: no\n",
-		port, port, td, filepath.Join(dir, "nsd.pid"), filepath.Join(dir, "xfrd.state"), filepath.Join(dir, "zone.list"), filepath.Join(dir, "nsd.log"))
-	for origin, file := range testZones {
-		fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n", origin, file)
-	}
-	conf := filepath.Join(dir, "nsd.conf")
-	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-d", "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	c := &dns.Client{Net: "tcp", Timeout: time.Second}
-	m := new(dns.Msg)
-	m.SetQuestion("example.com.", dns.TypeSOA)
-	for i := 0; ; i++ {
-		if r, _, err := c.Exchange(m, addr); err == nil && r.Rcode == dns.RcodeSuccess {
-			return addr
-		}
-		if i > 50 {
-			log, _ := os.ReadFile(filepath.Join(dir, "nsd.log"))
-			t.Fatalf("nsd did not come up: %s", log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return lab.StartNSD(t, lab.Options{Zones: zones}).Addr
 }
 
 func full(rrs []dns.RR) []string {
