@@ -140,7 +140,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("dns: serving", "listen", bound)
 
 	var wg sync.WaitGroup
-	readers := max(2, runtime.GOMAXPROCS(0))
+	readers := runtime.GOMAXPROCS(0) // one per CPU the process may use; each owns its batch buffers
 	for _, c := range udps {
 		for range readers {
 			wg.Go(func() { s.serveUDP(c) })

@@ -12,7 +12,7 @@ import (
 // are most of the CPU per query, so this is where the server keeps up with
 // NSD, which batches the same way. Under light load a batch is one query.
 const (
-	udpBatch    = 32
+	udpBatch    = 64
 	udpQueryMax = 4096 // larger queries are truncated by the kernel and dropped
 	udpReplyMax = 4096 // dns.udp_size is at most 4096
 )

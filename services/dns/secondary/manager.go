@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -228,6 +229,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	start := time.Now()
 	m.load(pending)
 	m.log.Info("dns: secondary: zones loaded", "zones", len(pending), "took", time.Since(start))
+	// Decoding leaves garbage the size of the zones; a Pi has little
+	// memory, so hand it back now rather than when the scavenger does.
+	if len(pending) > 0 {
+		debug.FreeOSMemory()
+	}
 
 	m.schedule(ctx)
 
