@@ -269,3 +269,14 @@ func TestBindError(t *testing.T) {
 		t.Errorf("binding a used port: %v", err)
 	}
 }
+
+func TestIPv6(t *testing.T) {
+	b := newBackend(t, zoneText)
+	_, addr := serve(t, b, Options{Listen: []string{"[::1]:0"}})
+	for _, network := range []string{"udp", "tcp"} {
+		r := ask(t, addr, network, question("www.example.com.", dns.TypeAAAA))
+		if len(r.Answer) != 1 || r.Answer[0].(*dns.AAAA).AAAA.String() != "2001:db8::80" {
+			t.Errorf("%s over IPv6: %v", network, r)
+		}
+	}
+}

@@ -2,9 +2,7 @@ package dnsserver
 
 import (
 	"net"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
+	"net/netip"
 )
 
 // UDP batching: on Linux, recvmmsg and sendmmsg move up to udpBatch
@@ -17,32 +15,37 @@ const (
 	udpReplyMax = 4096 // dns.udp_size is at most 4096
 )
 
-// batchConn is what ipv4.PacketConn and ipv6.PacketConn share.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+// datagram is one slot of a batch: a buffer, how much of it is used, the
+// peer, and whether the kernel truncated it.
+type datagram struct {
+	buf   []byte
+	n     int
+	addr  netip.AddrPort
+	trunc bool
 }
 
-func newBatchConn(c *net.UDPConn) batchConn {
-	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		return ipv6.NewPacketConn(c)
-	}
-	return ipv4.NewPacketConn(c)
+// batchConn reads and writes batches of datagrams.
+type batchConn interface {
+	readBatch(in []datagram) (int, error)
+	writeBatch(out []datagram) (int, error)
 }
 
 // serveUDP reads queries from c in batches and answers them in batches,
 // until c is closed. Several run per socket; each owns its buffers.
 func (s *Server) serveUDP(c *net.UDPConn) {
-	bc := newBatchConn(c)
-	in := make([]ipv4.Message, udpBatch)
-	out := make([]ipv4.Message, udpBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, udpQueryMax)}
-		out[i].Buffers = [][]byte{make([]byte, 0, udpReplyMax)}
+	bc, err := newBatchConn(c)
+	if err != nil {
+		s.log.Error("dns: udp", "err", err)
+		return
 	}
-	replies := make([]ipv4.Message, 0, udpBatch)
+	in := make([]datagram, udpBatch)
+	out := make([]datagram, udpBatch)
+	for i := range in {
+		in[i].buf = make([]byte, udpQueryMax)
+		out[i].buf = make([]byte, 0, udpReplyMax)
+	}
 	for {
-		n, err := bc.ReadBatch(in, 0)
+		n, err := bc.readBatch(in)
 		if err != nil {
 			if isClosed(err) {
 				return
@@ -50,32 +53,29 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 			s.log.Warn("dns: udp read", "err", err)
 			continue
 		}
-		replies = replies[:0]
+		k := 0
 		for i := range n {
 			m := &in[i]
-			src, ok := m.Addr.(*net.UDPAddr)
-			if !ok || m.Flags&msgTrunc != 0 {
+			if m.trunc {
 				continue
 			}
-			o := &out[len(replies)]
-			resp := s.respond(m.Buffers[0][:m.N], src.AddrPort(), false, o.Buffers[0][:0])
+			resp := s.respond(m.buf[:m.n], m.addr, false, out[k].buf[:0])
 			if resp == nil {
 				continue
 			}
-			o.Buffers[0] = resp
-			o.Addr = m.Addr
-			replies = append(replies, *o)
+			out[k].buf, out[k].n, out[k].addr = resp, len(resp), m.addr
+			k++
 		}
-		for len(replies) > 0 {
-			k, err := bc.WriteBatch(replies, 0)
+		for pending := out[:k]; len(pending) > 0; {
+			sent, err := bc.writeBatch(pending)
 			if err != nil {
 				if isClosed(err) {
 					return
 				}
 				s.Stats.SendErrors.Add(1)
-				k = max(k, 1) // skip the datagram that failed
+				sent = max(sent, 1) // skip the datagram that failed
 			}
-			replies = replies[k:]
+			pending = pending[sent:]
 		}
 	}
 }
