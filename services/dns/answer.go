@@ -36,10 +36,43 @@ type answerer struct {
 	q       Question
 	entries []entry
 	buf     [12]entry
+	sets    []decoded // the RRsets decoded so far, see set
+	setBuf  [6]decoded
 	rcode   int
 	aa      bool
 	cnames  int
 	qsuf    string // the query's spelling of its closest encloser, see respell
+}
+
+// decoded is an RRset that a lookup turned back into records, or nil when
+// the node has no such RRset.
+type decoded struct {
+	n   *node
+	typ uint16
+	s   *rrset
+}
+
+// set returns the RRset of type t at n with at least one record, or nil.
+// Each RRset is decoded at most once per lookup, so that the same RRset
+// is the same *rrset wherever the lookup meets it.
+func (a *answerer) set(z *Zone, n *node, t uint16) *rrset {
+	if n == z.apex {
+		return z.apexSetOf(t)
+	}
+	for _, d := range a.sets {
+		if d.n == n && d.typ == t {
+			return d.s
+		}
+	}
+	var s *rrset
+	if h, ok := z.findSet(n, t); ok && h.n > 0 {
+		s = decodeSet(n, h)
+	}
+	if a.sets == nil {
+		a.sets = a.setBuf[:0]
+	}
+	a.sets = append(a.sets, decoded{n: n, typ: t, s: s})
+	return s
 }
 
 // add places s in sec and, for the types that have them, adds the
@@ -106,8 +139,8 @@ func (a *answerer) additional(z *Zone, s *rrset, glue bool) {
 			}
 			n, owner = w, target
 		}
-		a.place(secA, n.set(dns.TypeA), owner, z)
-		a.place(secAAAA, n.set(dns.TypeAAAA), owner, z)
+		a.place(secA, a.set(z, n, dns.TypeA), owner, z)
+		a.place(secAAAA, a.set(z, n, dns.TypeAAAA), owner, z)
 	}
 }
 

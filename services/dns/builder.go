@@ -76,7 +76,6 @@ func (b *builder) build(rrs []dns.RR) error {
 		return ErrNoSOA
 	}
 	z.records = kept + len(b.nsec3rr)
-	packIPv4(rrs)
 	b.addEmptyNonTerminals(&count)
 	slab, off := groupByNode(rrs, nodeOf, count)
 	if err := b.buildSets(slab, off); err != nil {
@@ -86,11 +85,16 @@ func (b *builder) build(rrs []dns.RR) error {
 		z.nodes = slices.Clone(z.nodes) // give back what the guess overshot
 	}
 	z.apex = z.node(z.origin)
-	s := z.apex.set(dns.TypeSOA)
+	z.apexSet = z.decodeAll(z.apex)
+	s := z.apexSetOf(dns.TypeSOA)
 	if s == nil {
 		return ErrNoSOA // the only SOA was dropped as a duplicate: impossible, but cheap to say
 	}
-	z.soa = s.data()[0].(*dns.SOA)
+	soa, ok := s.data()[0].(*dns.SOA)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoSOA, s.data()[0])
+	}
+	z.soa = soa
 	// Negative answers carry the SOA, and its RRSIGs, with the negative
 	// TTL (RFC 2308 section 3; NSD lowers the RRSIG TTL too).
 	ttl := min(z.soa.Hdr.Ttl, z.soa.Minttl)
@@ -101,7 +105,7 @@ func (b *builder) build(rrs []dns.RR) error {
 		nx[i].Header().Ttl = ttl
 	}
 	z.soaNX = &rrset{rrs: nx, n: 1, typ: dns.TypeSOA}
-	for _, as := range z.apex.sets {
+	for _, as := range z.apexSet {
 		if as.n < int32(len(as.rrs)) {
 			z.signed = true
 		}
@@ -177,69 +181,71 @@ func groupByNode(rrs []dns.RR, nodeOf []int32, count []int32) (slab []dns.RR, of
 }
 
 // buildSets splits each node's records into RRsets, in order of first
-// appearance of their type, each followed by its RRSIGs, and checks the
-// rules that need a whole node: one CNAME and nothing else, one DNAME.
+// appearance of their type, each followed by its RRSIGs, checks the rules
+// that need a whole node (one CNAME and nothing else, one DNAME) and packs
+// the RRsets into the zone's arena.
 func (b *builder) buildSets(slab []dns.RR, off []int32) error {
 	z := b.z
-	sets := make([]rrset, 0, len(z.nodes)+len(z.nodes)/4)
-	setOff := make([]int32, len(z.nodes)+1)
+	p := packer{data: make([]byte, 1, len(slab)*16+1)} // data[0] = 0: no RRsets
+	var sets []rrset
 	var tmp []dns.RR
 	var types []uint16
 	for i := range z.nodes {
-		setOff[i] = int32(len(sets))
 		r := slab[off[i]:off[i+1]]
-		if len(r) == 1 { // the common case: one record, one RRset
+		sets = sets[:0]
+		switch len(r) {
+		case 0:
+		case 1: // the common case: one record, one RRset
 			sets = append(sets, single(r))
-			continue
-		}
-		types = types[:0]
-		for _, rr := range r {
-			if _, ok := rr.(*dns.RRSIG); !ok && !slices.Contains(types, rr.Header().Rrtype) {
-				types = append(types, rr.Header().Rrtype)
+		default:
+			types = types[:0]
+			for _, rr := range r {
+				if _, ok := rr.(*dns.RRSIG); !ok && !slices.Contains(types, rr.Header().Rrtype) {
+					types = append(types, rr.Header().Rrtype)
+				}
 			}
-		}
-		ndata := len(types)
-		for _, rr := range r {
-			if sig, ok := rr.(*dns.RRSIG); ok && !slices.Contains(types, sig.TypeCovered) {
-				types = append(types, sig.TypeCovered)
+			ndata := len(types)
+			for _, rr := range r {
+				if sig, ok := rr.(*dns.RRSIG); ok && !slices.Contains(types, sig.TypeCovered) {
+					types = append(types, sig.TypeCovered)
+				}
 			}
-		}
-		if err := checkNode(r, types[:ndata]); err != nil {
-			return err
-		}
-		tmp = tmp[:0]
-		for ti, t := range types {
-			start := len(tmp)
-			if ti < ndata {
-				for _, rr := range r {
-					if rr.Header().Rrtype == t {
-						tmp = appendUnique(tmp, start, rr)
+			if err := checkNode(r, types[:ndata]); err != nil {
+				return err
+			}
+			tmp = tmp[:0]
+			for ti, t := range types {
+				start := len(tmp)
+				if ti < ndata {
+					for _, rr := range r {
+						if rr.Header().Rrtype == t {
+							tmp = appendUnique(tmp, start, rr)
+						}
 					}
 				}
-			}
-			n := len(tmp) - start
-			for _, rr := range r {
-				if sig, ok := rr.(*dns.RRSIG); ok && sig.TypeCovered == t {
-					tmp = appendUnique(tmp, start+n, rr)
+				n := len(tmp) - start
+				for _, rr := range r {
+					if sig, ok := rr.(*dns.RRSIG); ok && sig.TypeCovered == t {
+						tmp = appendUnique(tmp, start+n, rr)
+					}
 				}
+				sets = append(sets, rrset{n: int32(n), typ: t, rrs: tmp[start:len(tmp):len(tmp)]})
 			}
-			sets = append(sets, rrset{n: int32(n), typ: t, rrs: r[start:len(tmp):len(tmp)]})
+			z.records -= len(r) - len(tmp)
+			if err := checkMulti(sets); err != nil {
+				return err
+			}
 		}
-		z.records -= len(r) - len(tmp)
-		copy(r, tmp)
-		clear(r[len(tmp):])
-		if err := checkMulti(sets[setOff[i]:]); err != nil {
+		o, err := p.node(sets)
+		if err != nil {
 			return err
 		}
+		z.nodes[i].off = o
+		clear(r) // the records are in the arena now: let them go
 	}
-	setOff[len(z.nodes)] = int32(len(sets))
-	if cap(sets) > len(sets)*5/4 {
-		sets = slices.Clone(sets)
-	}
-	for i := range z.nodes {
-		if s := sets[setOff[i]:setOff[i+1]:setOff[i+1]]; len(s) > 0 {
-			z.nodes[i].sets = s
-		}
+	z.data = p.data
+	if cap(z.data) > len(z.data)*9/8 {
+		z.data = slices.Clone(z.data)
 	}
 	return nil
 }
@@ -335,7 +341,7 @@ func (b *builder) resolveCuts() {
 				cut = state[p]
 			}
 			n := &z.nodes[j]
-			if cut < 0 && b.parent[j] >= 0 && n.set(dns.TypeNS) != nil {
+			if cut < 0 && b.parent[j] >= 0 && z.has(n, dns.TypeNS) {
 				cut = j
 			}
 			state[j] = cut
@@ -362,7 +368,7 @@ func (b *builder) indexWildcards() {
 func (b *builder) indexNSEC() {
 	z := b.z
 	for i := range z.nodes {
-		if z.nodes[i].set(dns.TypeNSEC) != nil {
+		if z.has(&z.nodes[i], dns.TypeNSEC) {
 			z.nsec = append(z.nsec, nsecEntry{key: canonicalKey(z.nodes[i].name), n: &z.nodes[i]})
 		}
 	}
@@ -377,25 +383,4 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-// packIPv4 moves the addresses of A records into one shared array. The
-// parser gives every address its own 16-byte allocation; four bytes in an
-// array save about 16 bytes per A record, the most common record there is.
-func packIPv4(rrs []dns.RR) {
-	n := 0
-	for _, rr := range rrs {
-		if a, ok := rr.(*dns.A); ok && a.A.To4() != nil {
-			n++
-		}
-	}
-	arena := make([]byte, 0, 4*n)
-	for _, rr := range rrs {
-		if a, ok := rr.(*dns.A); ok {
-			if ip4 := a.A.To4(); ip4 != nil {
-				arena = append(arena, ip4...)
-				a.A = arena[len(arena)-4 : len(arena) : len(arena)]
-			}
-		}
-	}
 }

@@ -31,7 +31,7 @@ func (z *Zone) coveringNSEC(name string) *node {
 // addNSEC puts the NSEC RRset covering name in the authority section.
 func (a *answerer) addNSEC(z *Zone, name string) {
 	if n := z.coveringNSEC(name); n != nil {
-		a.add(secAuthority, n.set(dns.TypeNSEC), n.name, z)
+		a.add(secAuthority, a.set(z, n, dns.TypeNSEC), n.name, z)
 	}
 }
 

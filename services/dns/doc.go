@@ -20,10 +20,12 @@
 // # Data layout
 //
 // A Zone is immutable once built, so readers take no locks; an update builds
-// a new Zone and swaps a pointer. All records of a zone live in one slice,
-// grouped by owner name and then by type, and each owner name is one node in
-// a single map keyed by the lowercased name. The records of a node share the
-// node's name string. Empty non-terminals are nodes without RRsets, so "does
+// a new Zone and swaps a pointer. All records of a zone live in one byte
+// slice in wire format (rdata as packed, names uncompressed), grouped by
+// owner name and then by type, and each owner name is one node in a single
+// map keyed by the lowercased name. A lookup turns the RRsets it needs back
+// into dns.RR values; the apex RRsets, which most answers carry, and the
+// NSEC3 chain are kept as dns.RR values. Empty non-terminals are nodes without RRsets, so "does
 // this name exist" is one map lookup and the closest encloser is found by
 // walking labels up from the query name: a lookup costs O(labels), whatever
 // the size of the zone or the number of zones. Zone cuts are resolved at
@@ -31,8 +33,9 @@
 // are kept sorted in canonical order and NSEC3 hashes are kept sorted, so
 // denial proofs are binary searches.
 //
-// Responses share RR values with the zone. Callers must treat the records of
-// a response as read-only (copy before changing a TTL, say).
+// Responses share RR values, and the address bytes of A and AAAA records,
+// with the zone. Callers must treat the records of a response as read-only
+// (copy before changing a TTL, say).
 //
 // # Behaviour, and where it differs from NSD 4.6.1
 //

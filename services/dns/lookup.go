@@ -90,7 +90,7 @@ func (a *answerer) authoritative(z *Zone, n *node, exact bool, name, lname strin
 		if z.nsec3On() != nil {
 			if match == nil {
 				a.nsec3NameError(z, n, lname)
-			} else if match.empty() {
+			} else if z.empty(match) {
 				a.nsec3NoData(z, match)
 			}
 		} else if !exact {
@@ -113,7 +113,7 @@ func (a *answerer) domain(z *Zone, n, original *node, owner string) {
 	t := a.q.Type
 	switch {
 	case t == dns.TypeANY:
-		s := a.pickANY(n, z)
+		s := a.pickANY(z, n)
 		if s == nil {
 			a.nodata(z, original)
 			return
@@ -122,8 +122,8 @@ func (a *answerer) domain(z *Zone, n, original *node, owner string) {
 	case t == dns.TypeNSEC3:
 		a.nodata(z, original)
 		return
-	case t == dns.TypeRRSIG && n.set(t) == nil:
-		s := allSigs(n)
+	case t == dns.TypeRRSIG && a.set(z, n, t) == nil:
+		s := a.allSigs(z, n)
 		if s == nil {
 			if !a.cname(z, n, owner) {
 				a.nodata(z, original)
@@ -131,8 +131,8 @@ func (a *answerer) domain(z *Zone, n, original *node, owner string) {
 			return
 		}
 		a.add(secAnswer, s, owner, z)
-	case n.set(t) != nil:
-		a.add(secAnswer, n.set(t), owner, z)
+	case a.set(z, n, t) != nil:
+		a.add(secAnswer, a.set(z, n, t), owner, z)
 	default:
 		if !a.cname(z, n, owner) {
 			a.nodata(z, original)
@@ -142,7 +142,7 @@ func (a *answerer) domain(z *Zone, n, original *node, owner string) {
 	if a.q.Class != dns.ClassANY && t != dns.TypeDNSKEY && t != dns.TypeDS && t != dns.TypeANY {
 		// RFC 1034 puts the zone's NS RRset in positive answers; NSD
 		// leaves it out for the big DNSSEC types and for ANY.
-		a.add(secOptAuthority, z.apex.set(dns.TypeNS), z.apex.name, z)
+		a.add(secOptAuthority, z.apexSetOf(dns.TypeNS), z.apex.name, z)
 	}
 }
 
@@ -150,7 +150,7 @@ func (a *answerer) domain(z *Zone, n, original *node, owner string) {
 // its target, in whichever of our zones holds it. It reports whether n had
 // a CNAME.
 func (a *answerer) cname(z *Zone, n *node, owner string) bool {
-	s := n.set(dns.TypeCNAME)
+	s := a.set(z, n, dns.TypeCNAME)
 	if s == nil {
 		return false
 	}
@@ -158,7 +158,11 @@ func (a *answerer) cname(z *Zone, n *node, owner string) bool {
 		return true // already in the answer: a loop
 	}
 	a.cnames++
-	target := s.data()[0].(*dns.CNAME).Target
+	c, ok := s.data()[0].(*dns.CNAME)
+	if !ok {
+		return true
+	}
+	target := c.Target
 	lt := lower(target)
 	if tz := a.zones.find(lt); tz != nil {
 		a.lookupZone(tz, target, lt)
@@ -169,37 +173,44 @@ func (a *answerer) cname(z *Zone, n *node, owner string) bool {
 // pickANY chooses the one RRset an ANY query gets (RFC 8482), as NSD's
 // minimise-any does: the first of A, AAAA, SOA, MX or PTR; else the last
 // other type; else the last of DNSKEY, NSEC and RRSIG.
-func (a *answerer) pickANY(n *node, z *Zone) *rrset {
-	var normal, nonpref *rrset
-	for i := range n.sets {
-		s := &n.sets[i]
-		if s.n == 0 {
+func (a *answerer) pickANY(z *Zone, n *node) *rrset {
+	var normal, nonpref uint16 // 0: none
+	it := z.setsOf(n)
+	for h, ok := it.next(); ok; h, ok = it.next() {
+		if h.n == 0 {
 			continue
 		}
-		switch s.typ {
+		switch h.typ {
 		case dns.TypeA, dns.TypeAAAA, dns.TypeSOA, dns.TypeMX, dns.TypePTR:
-			return s
+			return a.set(z, n, h.typ)
 		case dns.TypeDNSKEY, dns.TypeNSEC:
-			nonpref = s
+			nonpref = h.typ
 		default:
-			normal = s
+			normal = h.typ
 		}
 	}
-	if normal != nil {
-		return normal
+	if normal != 0 {
+		return a.set(z, n, normal)
 	}
 	if !a.secure(z) {
-		if s := allSigs(n); s != nil {
+		if s := a.allSigs(z, n); s != nil {
 			return s
 		}
 	}
-	return nonpref
+	if nonpref != 0 {
+		return a.set(z, n, nonpref)
+	}
+	return nil
 }
 
 // allSigs returns the RRSIGs at n as one RRset, for queries of type RRSIG.
-func allSigs(n *node) *rrset {
+func (a *answerer) allSigs(z *Zone, n *node) *rrset {
+	sets := z.apexSet
+	if n != z.apex {
+		sets = z.decodeAll(n)
+	}
 	var rrs []dns.RR
-	for _, s := range n.sets {
+	for _, s := range sets {
 		rrs = append(rrs, s.sigs()...)
 	}
 	if len(rrs) == 0 {
@@ -234,16 +245,16 @@ func (a *answerer) nodata(z *Zone, original *node) {
 // with the DS RRset or the proof that there is none when DO is set.
 func (a *answerer) delegation(z *Zone, cut *node) {
 	a.aa = a.cnames > 0 // after a CNAME the answer so far is ours
-	a.add(secAuthority, cut.set(dns.TypeNS), cut.name, z)
+	a.add(secAuthority, a.set(z, cut, dns.TypeNS), cut.name, z)
 	if !a.secure(z) {
 		return
 	}
 	switch {
-	case cut.set(dns.TypeDS) != nil:
-		a.add(secAuthority, cut.set(dns.TypeDS), cut.name, z)
+	case a.set(z, cut, dns.TypeDS) != nil:
+		a.add(secAuthority, a.set(z, cut, dns.TypeDS), cut.name, z)
 	case z.nsec3On() != nil:
 		a.nsec3DSProof(z, cut)
-	case cut.set(dns.TypeNSEC) != nil:
-		a.add(secAuthority, cut.set(dns.TypeNSEC), cut.name, z)
+	case a.set(z, cut, dns.TypeNSEC) != nil:
+		a.add(secAuthority, a.set(z, cut, dns.TypeNSEC), cut.name, z)
 	}
 }

@@ -37,7 +37,7 @@ func (b *builder) buildNSEC3() error {
 	c := &nsec3Chain{}
 	z.nsec3 = c
 	var params []*dns.NSEC3PARAM
-	if s := z.apex.set(dns.TypeNSEC3PARAM); s != nil {
+	if s := z.apexSetOf(dns.TypeNSEC3PARAM); s != nil {
 		for _, rr := range s.data() {
 			if p := rr.(*dns.NSEC3PARAM); p.Flags == 0 {
 				params = append(params, p)
@@ -237,7 +237,7 @@ func (a *answerer) nsec3DSProof(z *Zone, n *node) {
 	switch {
 	case next != n.name:
 		a.addNSEC3(z, next, false)
-	case n.set(dns.TypeNS) != nil || n.set(dns.TypeDS) != nil:
+	case z.has(n, dns.TypeNS) || z.has(n, dns.TypeDS):
 		a.addNSEC3(z, n.name, false)
 	}
 }

@@ -16,7 +16,9 @@ type Zone struct {
 	soa     *dns.SOA
 	soaNX   *rrset // the SOA with TTL min(TTL, MINIMUM), RFC 2308 section 3
 	apex    *node
+	apexSet []rrset          // the apex RRsets, decoded once: most answers need one
 	nodes   []node           // one per owner name, empty non-terminals included
+	data    []byte           // every node's RRsets in wire format, see arena.go
 	index   map[string]int32 // lowercased name -> nodes index
 	wild    map[*node]*node  // node -> its "*" child, for the few nodes that have one
 	records int
@@ -26,12 +28,13 @@ type Zone struct {
 	nsec3  *nsec3Chain // nil unless NSEC3PARAM at the apex matches a chain
 }
 
-// node is one owner name. Its RRsets keep the order in which their types
-// first appeared in the zone, because NSD's answer to ANY depends on it.
+// node is one owner name. Its RRsets, in z.data at off, keep the order in
+// which their types first appeared in the zone, because NSD's answer to
+// ANY depends on it.
 type node struct {
-	name string // as first seen; every record of the node shares this string
-	sets []rrset
-	cut  int32 // index of the topmost delegation at or above this node, or -1
+	name string // as first seen; the owner name of every record of the node
+	off  uint32 // start of the node's RRsets in z.data
+	cut  int32  // index of the topmost delegation at or above this node, or -1
 }
 
 // rrset is the records of one type at a node followed by the RRSIGs that
@@ -46,24 +49,15 @@ type rrset struct {
 func (s *rrset) data() []dns.RR { return s.rrs[:s.n] }
 func (s *rrset) sigs() []dns.RR { return s.rrs[s.n:] }
 
-// set returns the RRset of type t with at least one record, or nil.
-func (n *node) set(t uint16) *rrset {
-	for i := range n.sets {
-		if n.sets[i].typ == t && n.sets[i].n > 0 {
-			return &n.sets[i]
+// apexSetOf returns the apex RRset of type t with at least one record, or
+// nil.
+func (z *Zone) apexSetOf(t uint16) *rrset {
+	for i := range z.apexSet {
+		if z.apexSet[i].typ == t && z.apexSet[i].n > 0 {
+			return &z.apexSet[i]
 		}
 	}
 	return nil
-}
-
-// empty reports whether the node holds no data: an empty non-terminal.
-func (n *node) empty() bool {
-	for i := range n.sets {
-		if n.sets[i].n > 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // Origin returns the zone's name, lowercased and fully qualified.
@@ -91,17 +85,23 @@ func (z *Zone) Len() int { return z.records }
 // Signed reports whether the zone carries DNSSEC signatures at its apex.
 func (z *Zone) Signed() bool { return z.signed }
 
-// All yields every record of the zone, SOA first. The records are shared:
-// do not modify them.
+// All yields every record of the zone, SOA first. The SOA and the NSEC3
+// records are shared: do not modify them.
 func (z *Zone) All() iter.Seq[dns.RR] {
 	return func(yield func(dns.RR) bool) {
 		if !yield(z.soa) {
 			return
 		}
 		for i := range z.nodes {
-			for _, s := range z.nodes[i].sets {
-				for _, rr := range s.rrs {
-					if rr != dns.RR(z.soa) && !yield(rr) {
+			n := &z.nodes[i]
+			it := z.setsOf(n)
+			for h, ok := it.next(); ok; h, ok = it.next() {
+				s := decode(n, h)
+				for j, rr := range s.rrs {
+					if n == z.apex && h.typ == dns.TypeSOA && j == 0 {
+						continue // yielded first
+					}
+					if !yield(rr) {
 						return
 					}
 				}
