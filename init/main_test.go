@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,7 +65,14 @@ func TestMain(m *testing.M) {
 
 func startNode(t *testing.T, args ...string) *proc {
 	t.Helper()
-	n := &proc{cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
+	return startNodeCmd(t, exec.Command(binary(t), args...))
+}
+
+// startNodeCmd starts cmd, a goleudy-node run command line, and waits until
+// the node runs.
+func startNodeCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	n := &proc{cmd: cmd, done: make(chan struct{})}
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -188,4 +198,82 @@ func TestZonesLive(t *testing.T) {
 	if rcode("www.two.test.") != dns.RcodeSuccess {
 		t.Error("a refused config changed what is served")
 	}
+}
+
+// TestHealthGateWithBIRD runs a whole node in a network namespace, peered
+// with a real BIRD 2 in another: the anycast prefix is announced once the
+// node answers DNS on its anycast address, and nftables dropping DNS in the
+// node's namespace makes BIRD lose the prefix within 2 s; removing the rule
+// brings it back. It reports the withdrawal and re-announcement times.
+func TestHealthGateWithBIRD(t *testing.T) {
+	lab.Require(t, lab.ToolBIRD, lab.ToolBirdc, lab.ToolNft)
+	node, peer := lab.NewNetns(t), lab.NewNetns(t)
+	lab.Veth(t, node, peer, []string{"198.51.100.2/30"}, []string{"198.51.100.1/30"})
+	if err := node.IP("addr", "add", "192.0.2.53/32", "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	bird := lab.StartBIRD(t, peer, lab.BIRDConfig{
+		RouterID: netip.MustParseAddr("198.51.100.1"),
+		Peers: []lab.BIRDPeer{{Name: "node4", Local: netip.MustParseAddr("198.51.100.1"), LocalASN: 64500,
+			Neighbor: netip.MustParseAddr("198.51.100.2"), PeerASN: 64512, Password: "s3cret"}},
+	})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "node.json")
+	os.WriteFile(cfg, []byte(`{"schema":1,"serial":1,"node":{"id":"lab"},
+		"interfaces":{"ix":{"match":"veth-a","addresses":["198.51.100.2/30"]}},
+		"anycast":{"asn":64512,"prefixes":["192.0.2.0/24"],"addresses":["192.0.2.53"]},
+		"bgp":{"peers":[{"name":"upstream","asn":64500,"neighbor":"198.51.100.1","password":"s3cret","hold_time":9}]},
+		"dns":{"listen":["192.0.2.53:53"],"identity":"lab"}}`), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := startNodeCmd(t, node.Command(ctx, binary(t), "run", "--config", cfg, "--state", filepath.Join(dir, "state"), "--unsigned"))
+
+	announced := func() bool {
+		routes, err := bird.Routes(ctx)
+		if err != nil {
+			t.Fatalf("birdc: %v", err)
+		}
+		for _, r := range routes {
+			if r.Prefix.String() == "192.0.2.0/24" {
+				return true
+			}
+		}
+		return false
+	}
+	// wait polls until the prefix is (or is not) at BIRD and returns how long it took.
+	wait := func(want bool, limit time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for announced() != want {
+			if time.Since(start) > limit {
+				t.Fatalf("prefix announced=%v not reached after %v\n%s", want, limit, n.logs())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	nft := func(args ...string) {
+		t.Helper()
+		if out, err := node.Command(ctx, "nft", args...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %v: %v\n%s", args, err, out)
+		}
+	}
+	t.Logf("first announcement after %v", wait(true, 60*time.Second))
+	var down, up []time.Duration
+	for range 20 {
+		nft("add", "table", "inet", "goleudy_fault")
+		nft("add", "chain", "inet", "goleudy_fault", "input", "{", "type", "filter", "hook", "input", "priority", "0", ";", "}")
+		nft("add", "rule", "inet", "goleudy_fault", "input", "udp", "dport", "53", "drop")
+		d := wait(false, 5*time.Second)
+		if d > 2*time.Second {
+			t.Errorf("withdrawal took %v, over 2 s", d)
+		}
+		down = append(down, d)
+		nft("delete", "table", "inet", "goleudy_fault")
+		up = append(up, wait(true, 10*time.Second))
+	}
+	slices.Sort(down)
+	slices.Sort(up)
+	t.Logf("DNS dropped → withdrawn at BIRD: median %v, max %v over %d trials", down[len(down)/2], down[len(down)-1], len(down))
+	t.Logf("DNS back → re-announced at BIRD: median %v, max %v", up[len(up)/2], up[len(up)-1])
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,8 +23,10 @@ import (
 	"github.com/goleudy/goleudy/provision/config"
 	"github.com/goleudy/goleudy/provision/configstore"
 	"github.com/goleudy/goleudy/provision/envelope"
+	"github.com/goleudy/goleudy/services/bgp"
 	"github.com/goleudy/goleudy/services/clock"
 	"github.com/goleudy/goleudy/services/dns/dnsservice"
+	"github.com/goleudy/goleudy/services/health"
 	"github.com/goleudy/goleudy/services/supervisor"
 )
 
@@ -223,15 +226,33 @@ func load(store *configstore.Store, file string, log *slog.Logger) (*config.Conf
 	return lkg, nil
 }
 
-// servicesFor builds the services the node runs for cfg, in start order.
-// The supervisor stops them in reverse. Services are added here as they
-// are built: dns, then bgp (gated on dns), info, metrics, admin, update.
+// servicesFor builds the services the node runs for cfg, in start order;
+// the supervisor stops them in reverse, so BGP withdraws before the health
+// gate and DNS stop. The health gate probes the node's own DNS on its
+// anycast addresses and tells BGP which prefixes may be announced.
 func servicesFor(cfg *config.Config, stateDir string, log *slog.Logger) ([]supervisor.Service, error) {
-	dns, err := dnsservice.New(cfg, stateDir, clock.Real(), log.With("service", "dns"))
+	clk := clock.Real()
+	dns, err := dnsservice.New(cfg, stateDir, clk, log.With("service", "dns"))
 	if err != nil {
 		return nil, err
 	}
-	return []supervisor.Service{dns}, nil
+	speaker, err := bgp.New(cfg, bgp.Options{Logger: log.With("service", "bgp"), Clock: clk})
+	if err != nil {
+		return nil, err
+	}
+	gate, err := health.New(cfg, health.Options{
+		Clock: clk,
+		Log:   log.With("service", "health"),
+		OnChange: func(p netip.Prefix, healthy bool) {
+			if err := speaker.SetHealthy(p, healthy); err != nil {
+				log.Error("health gate: cannot tell bgp", "prefix", p, "healthy", healthy, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []supervisor.Service{dns, gate, speaker}, nil
 }
 
 // applier is a service that takes a new config live.

@@ -26,6 +26,9 @@ var (
 	ToolLdnsSignzone = Tool{"ldns-signzone", "ldnsutils"}
 	ToolDnsperf      = Tool{"dnsperf", "dnsperf"}
 	ToolTaskset      = Tool{"taskset", "util-linux"}
+	ToolBIRD         = Tool{"bird", "bird2"}
+	ToolBirdc        = Tool{"birdc", "bird2"}
+	ToolNft          = Tool{"nft", "nftables"}
 )
 
 // Path finds the program. Daemons live in /usr/sbin, which an ordinary
