@@ -31,7 +31,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: build ## dnsperf against goleudy, NSD and Knot side by side; then the Go benchmarks
+bench: build ## dnsperf against goleudy, NSD and Knot side by side; then the Go benchmarks (BenchmarkBGPGate: BGP up, withdraw and re-announce times against BIRD; needs root)
 	$(GO) run ./tools/dnsbench -server 'goleudy=$(CURDIR)/$(BIN)/goleudy zone serve --listen {addr} --zones {zonesdir}'
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 

@@ -36,7 +36,7 @@ var buildOnce struct {
 }
 
 // binary builds goleudy-node once per test run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "goleudy-node-test")
 		if err != nil {
@@ -70,7 +70,7 @@ func startNode(t *testing.T, args ...string) *proc {
 
 // startNodeCmd starts cmd, a goleudy-node run command line, and waits until
 // the node runs.
-func startNodeCmd(t *testing.T, cmd *exec.Cmd) *proc {
+func startNodeCmd(t testing.TB, cmd *exec.Cmd) *proc {
 	t.Helper()
 	n := &proc{cmd: cmd, done: make(chan struct{})}
 	stderr, _ := n.cmd.StderrPipe()
@@ -101,7 +101,7 @@ func (n *proc) logs() string {
 	return strings.Join(n.lines, "\n")
 }
 
-func (n *proc) waitLog(t *testing.T, substr string) {
+func (n *proc) waitLog(t testing.TB, substr string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(n.logs(), substr) {
@@ -200,24 +200,32 @@ func TestZonesLive(t *testing.T) {
 	}
 }
 
-// TestHealthGateWithBIRD runs a whole node in a network namespace, peered
-// with a real BIRD 2 in another: the anycast prefix is announced once the
-// node answers DNS on its anycast address, and nftables dropping DNS in the
-// node's namespace makes BIRD lose the prefix within 2 s; removing the rule
-// brings it back. It reports the withdrawal and re-announcement times.
-func TestHealthGateWithBIRD(t *testing.T) {
-	lab.Require(t, lab.ToolBIRD, lab.ToolBirdc, lab.ToolNft)
-	node, peer := lab.NewNetns(t), lab.NewNetns(t)
-	lab.Veth(t, node, peer, []string{"198.51.100.2/30"}, []string{"198.51.100.1/30"})
+// gateLab is a whole node in a network namespace, peered over MD5 with a
+// real BIRD 2 in another, announcing 192.0.2.0/24 while it answers DNS on
+// 192.0.2.53.
+type gateLab struct {
+	tb      testing.TB
+	ctx     context.Context
+	node    *lab.Netns
+	bird    *lab.BIRD
+	proc    *proc
+	started time.Time // when the node process was started
+}
+
+func newGateLab(tb testing.TB) *gateLab {
+	tb.Helper()
+	lab.Require(tb, lab.ToolBIRD, lab.ToolBirdc, lab.ToolNft)
+	node, peer := lab.NewNetns(tb), lab.NewNetns(tb)
+	lab.Veth(tb, node, peer, []string{"198.51.100.2/30"}, []string{"198.51.100.1/30"})
 	if err := node.IP("addr", "add", "192.0.2.53/32", "dev", "lo"); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	bird := lab.StartBIRD(t, peer, lab.BIRDConfig{
+	bird := lab.StartBIRD(tb, peer, lab.BIRDConfig{
 		RouterID: netip.MustParseAddr("198.51.100.1"),
 		Peers: []lab.BIRDPeer{{Name: "node4", Local: netip.MustParseAddr("198.51.100.1"), LocalASN: 64500,
 			Neighbor: netip.MustParseAddr("198.51.100.2"), PeerASN: 64512, Password: "s3cret"}},
 	})
-	dir := t.TempDir()
+	dir := tb.TempDir()
 	cfg := filepath.Join(dir, "node.json")
 	os.WriteFile(cfg, []byte(`{"schema":1,"serial":1,"node":{"id":"lab"},
 		"interfaces":{"ix":{"match":"veth-a","addresses":["198.51.100.2/30"]}},
@@ -225,55 +233,104 @@ func TestHealthGateWithBIRD(t *testing.T) {
 		"bgp":{"peers":[{"name":"upstream","asn":64500,"neighbor":"198.51.100.1","password":"s3cret","hold_time":9}]},
 		"dns":{"listen":["192.0.2.53:53"],"identity":"lab"}}`), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n := startNodeCmd(t, node.Command(ctx, binary(t), "run", "--config", cfg, "--state", filepath.Join(dir, "state"), "--unsigned"))
+	tb.Cleanup(cancel)
+	g := &gateLab{tb: tb, ctx: ctx, node: node, bird: bird, started: time.Now()}
+	g.proc = startNodeCmd(tb, node.Command(ctx, binary(tb), "run", "--config", cfg, "--state", filepath.Join(dir, "state"), "--unsigned"))
+	return g
+}
 
-	announced := func() bool {
-		routes, err := bird.Routes(ctx)
-		if err != nil {
-			t.Fatalf("birdc: %v", err)
-		}
-		for _, r := range routes {
-			if r.Prefix.String() == "192.0.2.0/24" {
-				return true
-			}
-		}
-		return false
+func (g *gateLab) announced() bool {
+	routes, err := g.bird.Routes(g.ctx)
+	if err != nil {
+		g.tb.Fatalf("birdc: %v", err)
 	}
-	// wait polls until the prefix is (or is not) at BIRD and returns how long it took.
-	wait := func(want bool, limit time.Duration) time.Duration {
-		t.Helper()
-		start := time.Now()
-		for announced() != want {
-			if time.Since(start) > limit {
-				t.Fatalf("prefix announced=%v not reached after %v\n%s", want, limit, n.logs())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return time.Since(start)
-	}
-	nft := func(args ...string) {
-		t.Helper()
-		if out, err := node.Command(ctx, "nft", args...).CombinedOutput(); err != nil {
-			t.Fatalf("nft %v: %v\n%s", args, err, out)
+	for _, r := range routes {
+		if r.Prefix.String() == "192.0.2.0/24" {
+			return true
 		}
 	}
-	t.Logf("first announcement after %v", wait(true, 60*time.Second))
-	var down, up []time.Duration
-	for range 20 {
-		nft("add", "table", "inet", "goleudy_fault")
-		nft("add", "chain", "inet", "goleudy_fault", "input", "{", "type", "filter", "hook", "input", "priority", "0", ";", "}")
-		nft("add", "rule", "inet", "goleudy_fault", "input", "udp", "dport", "53", "drop")
-		d := wait(false, 5*time.Second)
-		if d > 2*time.Second {
-			t.Errorf("withdrawal took %v, over 2 s", d)
+	return false
+}
+
+// wait polls until the prefix is (or is not) at BIRD and returns how long
+// that took.
+func (g *gateLab) wait(want bool, limit time.Duration) time.Duration {
+	g.tb.Helper()
+	start := time.Now()
+	for g.announced() != want {
+		if time.Since(start) > limit {
+			g.tb.Fatalf("prefix announced=%v not reached after %v\n%s", want, limit, g.proc.logs())
 		}
-		down = append(down, d)
-		nft("delete", "table", "inet", "goleudy_fault")
-		up = append(up, wait(true, 10*time.Second))
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func (g *gateLab) nft(args ...string) {
+	g.tb.Helper()
+	if out, err := g.node.Command(g.ctx, "nft", args...).CombinedOutput(); err != nil {
+		g.tb.Fatalf("nft %v: %v\n%s", args, err, out)
+	}
+}
+
+// dropDNS makes nftables in the node's namespace drop DNS, or stop dropping it.
+func (g *gateLab) dropDNS(drop bool) {
+	if !drop {
+		g.nft("delete", "table", "inet", "goleudy_fault")
+		return
+	}
+	g.nft("add", "table", "inet", "goleudy_fault")
+	g.nft("add", "chain", "inet", "goleudy_fault", "input", "{", "type", "filter", "hook", "input", "priority", "0", ";", "}")
+	g.nft("add", "rule", "inet", "goleudy_fault", "input", "udp", "dport", "53", "drop")
+}
+
+// trials drops and restores DNS n times and returns the times to
+// withdrawal and to re-announcement, sorted.
+func (g *gateLab) trials(n int) (down, up []time.Duration) {
+	for range n {
+		g.dropDNS(true)
+		down = append(down, g.wait(false, 5*time.Second))
+		g.dropDNS(false)
+		up = append(up, g.wait(true, 10*time.Second))
 	}
 	slices.Sort(down)
 	slices.Sort(up)
+	return down, up
+}
+
+// TestHealthGateWithBIRD: the anycast prefix is announced once the node
+// answers DNS on its anycast address, and nftables dropping DNS in the
+// node's namespace makes BIRD lose the prefix within 2 s, at the worst of
+// 20 trials; removing the rule brings it back.
+func TestHealthGateWithBIRD(t *testing.T) {
+	g := newGateLab(t)
+	t.Logf("first announcement after %v", g.wait(true, 60*time.Second))
+	down, up := g.trials(20)
+	if worst := down[len(down)-1]; worst > 2*time.Second {
+		t.Errorf("worst withdrawal of %d trials took %v, over 2 s", len(down), worst)
+	}
 	t.Logf("DNS dropped → withdrawn at BIRD: median %v, max %v over %d trials", down[len(down)/2], down[len(down)-1], len(down))
 	t.Logf("DNS back → re-announced at BIRD: median %v, max %v", up[len(up)/2], up[len(up)-1])
+}
+
+// BenchmarkBGPGate is what make bench prints for BGP: from process start
+// to the session Established and the prefix at BIRD, and over 20 trials
+// the time from a DNS failure to the withdrawal seen at BIRD and from
+// recovery to the re-announcement. One iteration is one whole lab.
+func BenchmarkBGPGate(b *testing.B) {
+	for b.Loop() {
+		g := newGateLab(b)
+		g.proc.waitLog(b, `"msg":"session established"`)
+		established := time.Since(g.started)
+		g.wait(true, 60*time.Second)
+		announced := time.Since(g.started)
+		down, up := g.trials(20)
+		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+		b.ReportMetric(ms(established), "ms-to-established")
+		b.ReportMetric(ms(announced), "ms-to-announced")
+		b.ReportMetric(ms(down[len(down)/2]), "ms-withdraw-median")
+		b.ReportMetric(ms(down[len(down)-1]), "ms-withdraw-max")
+		b.ReportMetric(ms(up[len(up)/2]), "ms-reannounce-median")
+		b.ReportMetric(ms(up[len(up)-1]), "ms-reannounce-max")
+	}
 }
