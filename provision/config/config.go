@@ -103,6 +103,12 @@ type Peer struct {
 	Prepend          int      `json:"prepend,omitempty"`
 	Password         string   `json:"password,omitempty"`
 	HoldTime         int      `json:"hold_time,omitempty"`
+	// Passive waits for the neighbor to connect; the node then listens on
+	// TCP 179, which it otherwise never does.
+	Passive bool `json:"passive,omitempty"`
+	// Multihop is the eBGP multihop TTL (2..255) for a neighbor that is not
+	// directly connected; 0 means directly connected.
+	Multihop int `json:"multihop,omitempty"`
 }
 
 // DNS configures the authoritative service.

@@ -116,6 +116,7 @@ func TestProblems(t *testing.T) {
 		{"community", `"neighbor":"198.51.100.1"`, `"neighbor":"198.51.100.1","communities":["64500:70000","x"]`, []string{`bgp.peers[0].communities[0]: "64500:70000" has a part out of range`, `bgp.peers[0].communities[1]: "x" is not a community`}},
 		{"large community", `"neighbor":"198.51.100.1"`, `"neighbor":"198.51.100.1","large_communities":["1:2"]`, []string{`bgp.peers[0].large_communities[0]: "1:2" is not a large community`}},
 		{"prepend", `"neighbor":"198.51.100.1"`, `"neighbor":"198.51.100.1","prepend":11`, []string{"bgp.peers[0].prepend: 11 must be 0..10"}},
+		{"multihop", `"neighbor":"198.51.100.1"`, `"neighbor":"198.51.100.1","multihop":1`, []string{"bgp.peers[0].multihop: 1 must be 2..255"}},
 		{"hold time", `"neighbor":"198.51.100.1"`, `"neighbor":"198.51.100.1","hold_time":2`, []string{"bgp.peers[0].hold_time: 2 must be 3..65535"}},
 		{"password", `"neighbor":"198.51.100.1"`, `"neighbor":"198.51.100.1","password":"` + strings.Repeat("x", 81) + `"`, []string{"bgp.peers[0].password: is 81 bytes"}},
 		{"dup peer", `"neighbor":"198.51.100.1"}`, `"neighbor":"198.51.100.1"},{"name":"a","asn":1,"neighbor":"198.51.100.1"}`, []string{`bgp.peers[1].name: "a" is used by another peer`, "bgp.peers[1].neighbor: 198.51.100.1 is used by another peer"}},

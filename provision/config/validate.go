@@ -225,6 +225,9 @@ func (v *validator) bgp(b BGP) {
 		if len(p.Password) > MaxPasswordLen {
 			v.add(at+".password", "is %d bytes; TCP-MD5 keys are at most %d", len(p.Password), MaxPasswordLen)
 		}
+		if p.Multihop != 0 && (p.Multihop < 2 || p.Multihop > 255) {
+			v.add(at+".multihop", "%d must be 2..255 (or 0 for a directly connected neighbor)", p.Multihop)
+		}
 		if p.HoldTime < 3 || p.HoldTime > 65535 {
 			v.add(at+".hold_time", "%d must be 3..65535 seconds", p.HoldTime)
 		}

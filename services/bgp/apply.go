@@ -34,8 +34,9 @@ func (s *Service) Apply(cfg *config.Config) error {
 		}
 		return nil // Run picks it up
 	}
-	if old.Anycast.ASN != cfg.Anycast.ASN || old.BGP.RouterID != cfg.BGP.RouterID || len(cfg.BGP.Peers) == 0 {
-		s.log.Info("asn, router id or peer list changed; restarting the speaker")
+	if old.Anycast.ASN != cfg.Anycast.ASN || old.BGP.RouterID != cfg.BGP.RouterID || len(cfg.BGP.Peers) == 0 ||
+		listenPort(s.opts, old.BGP.Peers) != listenPort(s.opts, cfg.BGP.Peers) {
+		s.log.Info("asn, router id, listener or peer list changed; restarting the speaker")
 		s.requestRestart()
 		return nil
 	}
@@ -106,7 +107,8 @@ func diffPeers(old, cur []config.Peer, prefixesChanged bool) peerDiff {
 		o, ok := was[a]
 		switch {
 		case !ok:
-		case o.ASN != p.ASN || o.Password != p.Password || o.HoldTime != p.HoldTime:
+		case o.ASN != p.ASN || o.Password != p.Password || o.HoldTime != p.HoldTime ||
+			o.Passive != p.Passive || o.Multihop != p.Multihop:
 			d.changed = append(d.changed, a)
 		case prefixesChanged || !sameExport(o, p):
 			d.exportChanged = append(d.exportChanged, a)

@@ -16,9 +16,9 @@
 // session carries only the address family of its neighbor, and a tiny
 // max-prefix bounds what a peer can make the node hold.
 //
-// The node does not listen on TCP 179 (GoBGP ListenPort -1): it always
-// opens the sessions itself. The config contract has no passive or
-// multihop peers yet; Options.ListenPort exists for when it does.
+// The node does not listen on TCP 179 (GoBGP ListenPort -1) unless a peer
+// is configured passive: it opens the sessions itself. A multihop peer gets
+// eBGP multihop with its TTL.
 package bgp
 
 import (
@@ -240,7 +240,7 @@ func (s *Service) start(ctx context.Context, srv *server.BgpServer, cfg *config.
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:        cfg.Anycast.ASN,
 		RouterId:   cfg.BGP.RouterID,
-		ListenPort: s.opts.ListenPort,
+		ListenPort: listenPort(s.opts, cfg.BGP.Peers),
 	}}); err != nil {
 		return fmt.Errorf("bgp: start speaker as AS%d id %s: %w", cfg.Anycast.ASN, cfg.BGP.RouterID, err)
 	}

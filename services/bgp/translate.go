@@ -69,6 +69,10 @@ func peerRequest(p config.Peer, o Options) (*api.Peer, error) {
 	}
 	hold := uint64(p.HoldTime)
 	fam := familyOf(addr)
+	var multihop *api.EbgpMultihop
+	if p.Multihop > 0 {
+		multihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.Multihop)}
+	}
 	return &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: addr.String(),
@@ -81,12 +85,27 @@ func peerRequest(p config.Peer, o Options) (*api.Peer, error) {
 			KeepaliveInterval: hold / 3,
 			ConnectRetry:      uint64(max(o.ConnectRetry/time.Second, 1)),
 		}},
-		Transport: &api.Transport{PassiveMode: false},
+		Transport:    &api.Transport{PassiveMode: p.Passive},
+		EbgpMultihop: multihop,
 		AfiSafis: []*api.AfiSafi{{
 			Config:       &api.AfiSafiConfig{Family: fam, Enabled: true},
 			PrefixLimits: &api.PrefixLimit{Family: fam, MaxPrefixes: o.MaxPrefixes},
 		}},
 	}, nil
+}
+
+// listenPort is the port the speaker listens on: the one given in Options,
+// else 179 when a peer is passive, else none (-1).
+func listenPort(o Options, peers []config.Peer) int32 {
+	if o.ListenPort > 0 {
+		return o.ListenPort
+	}
+	for _, p := range peers {
+		if p.Passive {
+			return 179
+		}
+	}
+	return -1
 }
 
 // parsePrefixes parses anycast.prefixes, masking each to its network.

@@ -21,6 +21,31 @@ func testPeers() []config.Peer {
 	}
 }
 
+func TestPassiveAndMultihop(t *testing.T) {
+	o := Options{ConnectRetry: time.Second, MaxPrefixes: 1, ListenPort: -1}
+	active := config.Peer{Name: "a", ASN: 1, Neighbor: "192.0.2.1", HoldTime: 9}
+	passive := config.Peer{Name: "p", ASN: 1, Neighbor: "192.0.2.2", HoldTime: 9, Passive: true, Multihop: 3}
+	r, err := peerRequest(passive, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Transport.PassiveMode || r.EbgpMultihop == nil || !r.EbgpMultihop.Enabled || r.EbgpMultihop.MultihopTtl != 3 {
+		t.Errorf("passive multihop peer: transport %v, multihop %v", r.Transport, r.EbgpMultihop)
+	}
+	if r, _ := peerRequest(active, o); r.Transport.PassiveMode || r.EbgpMultihop != nil {
+		t.Errorf("active peer: transport %v, multihop %v", r.Transport, r.EbgpMultihop)
+	}
+	if got := listenPort(o, []config.Peer{active}); got != -1 {
+		t.Errorf("listen port with no passive peer = %d, want -1 (no listener)", got)
+	}
+	if got := listenPort(o, []config.Peer{active, passive}); got != 179 {
+		t.Errorf("listen port with a passive peer = %d, want 179", got)
+	}
+	if d := diffPeers([]config.Peer{active, passive}, []config.Peer{active, {Name: "p", ASN: 1, Neighbor: "192.0.2.2", HoldTime: 9}}, false); len(d.changed) != 1 {
+		t.Errorf("turning passive off is not a peer change: %+v", d)
+	}
+}
+
 func TestPeerRequest(t *testing.T) {
 	o := Options{ConnectRetry: 3 * time.Second, MaxPrefixes: 1}
 	for _, tc := range []struct {
