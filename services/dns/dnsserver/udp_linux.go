@@ -69,50 +69,42 @@ func (c *mmsgConn) prepare(ds []datagram, receive bool) {
 func (c *mmsgConn) readBatch(in []datagram) (int, error) {
 	in = in[:min(len(in), len(c.hdrs))]
 	c.prepare(in, true)
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(in)), 0, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false
-		}
-		n, errno = int(r), e
-		return true
-	})
-	if err != nil {
-		return 0, err
-	}
-	if errno != 0 {
-		return 0, fmt.Errorf("dns: recvmmsg: %w", errno)
-	}
+	n, err := c.call(c.rc.Read, unix.SYS_RECVMMSG, len(in))
 	for i := range n {
 		in[i].n = int(c.hdrs[i].len)
 		in[i].trunc = c.hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0
 		in[i].addr = c.addr(i)
 	}
-	return n, nil
+	return n, err
 }
 
 func (c *mmsgConn) writeBatch(out []datagram) (int, error) {
 	out = out[:min(len(out), len(c.hdrs))]
 	c.prepare(out, false)
-	var n int
+	return c.call(c.rc.Write, unix.SYS_SENDMMSG, len(out))
+}
+
+// call makes the recvmmsg or sendmmsg system call over the first n slots,
+// waiting in the poller (through rc.Read or rc.Write) while the socket
+// would block.
+func (c *mmsgConn) call(wait func(func(fd uintptr) bool) error, sysno uintptr, n int) (int, error) {
+	var done int
 	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(out)), 0, 0, 0)
+	err := wait(func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall6(sysno, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(n), 0, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false
 		}
-		n, errno = int(r), e
+		done, errno = int(r), e
 		return true
 	})
 	if err != nil {
 		return 0, err
 	}
 	if errno != 0 {
-		return 0, fmt.Errorf("dns: sendmmsg: %w", errno)
+		return 0, fmt.Errorf("dns: mmsg syscall %d: %w", sysno, errno)
 	}
-	return n, nil
+	return done, nil
 }
 
 // addr decodes the peer address the kernel wrote into slot i.
