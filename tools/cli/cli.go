@@ -66,7 +66,18 @@ func init() {
 		{"sign", "sign a node config: --key K [--key K2 ...] --in node.json --out node.signed.json", sign},
 		{"verify", "verify a signed config: --pub P [--pub P2 ...] --in node.signed.json", verify},
 		{"config check", "report every problem in a config (bare or signed), with field paths", configCheck},
+		{"config render", "render a node's config from the fleet store: ID [--sign K.key ...] [--out FILE]", configRender},
+		{"node add", "add a node and print its one-time enrollment token: ID [--board B] [--fqdn F] [--location-display T]", nodeAdd},
+		{"node list", "list the fleet's nodes: id, board, state, in-service date", nodeList},
+		{"node show", "show a node's rendered config: ID", nodeShow},
+		{"node remove", "remove a node with its tunnel peer and tokens: ID", nodeRemove},
+		{"zone add", "add a customer zone to every node: NAME --primary IP[:PORT] ... [--tsig KEY]", zoneAdd},
+		{"zone list", "list the customer zones", zoneList},
+		{"zone remove", "remove a customer zone from every node: NAME", zoneRemove},
 		{"zone serve", "answer from zone files as a node would: --listen ADDR --zones DIR", zoneServe},
+		{"fleet export", "write the fleet store as JSON: [--out F] (mode 0600)", fleetExport},
+		{"fleet import", "load an export into an empty fleet store: FILE", fleetImport},
+		{"fleet backup", "write a consistent copy of the fleet store: --out F (mode 0600)", fleetBackup},
 		{"help", "show this help", help},
 	}
 }
