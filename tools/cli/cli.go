@@ -1,6 +1,6 @@
 // Package cli is the operator's `goleudy` command: keys, signing,
-// verification and config checks, and later the provisioning server and
-// image builder. It is a type that tests drive in-process; main only parses
+// verification and config checks, the fleet (nodes, zones, rendered
+// configs), and later the provisioning server and image builder. It is a type that tests drive in-process; main only parses
 // the process's arguments and maps the error to an exit code.
 package cli
 
@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/goleudy/goleudy/provision/fleet"
 )
 
 // Exit codes. Scripts and CI rely on them.
@@ -70,10 +72,10 @@ func init() {
 		{"node add", "add a node and print its one-time enrollment token: ID [--board B] [--fqdn F] [--location-display T]", nodeAdd},
 		{"node list", "list the fleet's nodes: id, board, state, in-service date", nodeList},
 		{"node show", "show a node's rendered config: ID", nodeShow},
-		{"node remove", "remove a node with its tunnel peer and tokens: ID", nodeRemove},
+		{"node remove", "remove a node with its tunnel peer and tokens: ID", removeCommand("node", (*fleet.Store).RemoveNode)},
 		{"zone add", "add a customer zone to every node: NAME --primary IP[:PORT] ... [--tsig KEY]", zoneAdd},
 		{"zone list", "list the customer zones", zoneList},
-		{"zone remove", "remove a customer zone from every node: NAME", zoneRemove},
+		{"zone remove", "remove a customer zone from every node: NAME", removeCommand("zone", (*fleet.Store).RemoveZone)},
 		{"zone serve", "answer from zone files as a node would: --listen ADDR --zones DIR", zoneServe},
 		{"fleet export", "write the fleet store as JSON: [--out F] (mode 0600)", fleetExport},
 		{"fleet import", "load an export into an empty fleet store: FILE", fleetImport},

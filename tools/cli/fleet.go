@@ -180,3 +180,27 @@ func closeStore(s *fleet.Store, err *error) {
 		*err = fmt.Errorf("goleudy: close fleet store: %w", cerr)
 	}
 }
+
+// removeCommand is `goleudy KIND remove NAME`: remove takes the thing out
+// of the store under the caller's name for the audit log.
+func removeCommand(kind string, remove func(s *fleet.Store, actor, name string) error) func(context.Context, *Context, []string) error {
+	return func(_ context.Context, c *Context, args []string) (err error) {
+		cmd := kind + " remove"
+		fs := c.flags(cmd)
+		data := dataFlag(fs)
+		pos, err := parseArgs(fs, args, 1)
+		if err != nil {
+			return err
+		}
+		s, err := openFleet(*data, false)
+		if err != nil {
+			return refused(cmd, err)
+		}
+		defer closeStore(s, &err)
+		if err := remove(s, actor(), pos[0]); err != nil {
+			return refused(cmd, err)
+		}
+		fmt.Fprintf(c.Stdout, "removed %s %s\n", kind, pos[0])
+		return nil
+	}
+}

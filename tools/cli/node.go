@@ -102,25 +102,6 @@ func dash(s string) string {
 	return s
 }
 
-func nodeRemove(_ context.Context, c *Context, args []string) (err error) {
-	fs := c.flags("node remove")
-	data := dataFlag(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openFleet(*data, false)
-	if err != nil {
-		return refused("node remove", err)
-	}
-	defer closeStore(s, &err)
-	if err := s.RemoveNode(actor(), pos[0]); err != nil {
-		return refused("node remove", err)
-	}
-	fmt.Fprintf(c.Stdout, "removed node %s\n", pos[0])
-	return nil
-}
-
 func nodeShow(_ context.Context, c *Context, args []string) (err error) {
 	fs := c.flags("node show")
 	data := dataFlag(fs)

@@ -38,25 +38,6 @@ func zoneAdd(_ context.Context, c *Context, args []string) (err error) {
 	return nil
 }
 
-func zoneRemove(_ context.Context, c *Context, args []string) (err error) {
-	fs := c.flags("zone remove")
-	data := dataFlag(fs)
-	pos, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openFleet(*data, false)
-	if err != nil {
-		return refused("zone remove", err)
-	}
-	defer closeStore(s, &err)
-	if err := s.RemoveZone(actor(), pos[0]); err != nil {
-		return refused("zone remove", err)
-	}
-	fmt.Fprintf(c.Stdout, "removed zone %s\n", pos[0])
-	return nil
-}
-
 func zoneList(_ context.Context, c *Context, args []string) (err error) {
 	fs := c.flags("zone list")
 	data := dataFlag(fs)
