@@ -2,6 +2,7 @@ package lab
 
 import (
 	"net"
+	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -48,7 +49,11 @@ func hasType(rrs []dns.RR, t uint16) bool {
 // TestPortClash hands the server a port someone else holds: Start must
 // notice and retry on another.
 func TestPortClash(t *testing.T) {
-	for _, d := range []Daemon{NSD, Knot} {
+	script, err := filepath.Abs(filepath.Join("testdata", "nsd-command.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []Daemon{NSD, Knot, Command("nsd-command", script+" {addr} {zonesdir} {dir}")} {
 		t.Run(d.Name(), func(t *testing.T) {
 			busy, err := net.ListenPacket("udp", "127.0.0.1:0")
 			if err != nil {
