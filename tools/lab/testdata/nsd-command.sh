@@ -24,6 +24,10 @@ conf=$dir/command-nsd.conf
 	done
 	echo "  xfrdir: \"$dir\""
 	echo "  rrl-ratelimit: 0"
+	# No control port: NSD's default (::1 port 8952) clashes with every
+	# other NSD the tests run at the same time.
+	echo "remote-control:"
+	echo "  control-enable: no"
 	for f in "$zonesdir"/*.zone; do
 		name=$(basename "$f" .zone)
 		if [ "$name" = root ]; then name=.; fi
