@@ -21,6 +21,7 @@ type Snapshot struct {
 	Format       int           `json:"format"`
 	Serial       uint64        `json:"serial"`
 	TunnelPrefix string        `json:"tunnel_prefix,omitempty"`
+	Server       *Server       `json:"server,omitempty"`
 	Defaults     config.Config `json:"defaults"`
 	Nodes        []Node        `json:"nodes"`
 	Zones        []Zone        `json:"zones"`
@@ -56,6 +57,9 @@ func snapshot(tx *bolt.Tx) (Snapshot, error) {
 	snap := Snapshot{Format: ExportFormat, Serial: serial(tx)}
 	if p, err := tunnelPrefix(tx); err == nil {
 		snap.TunnelPrefix = p.String()
+	}
+	if srv, err := server(tx); err == nil {
+		snap.Server = &srv
 	}
 	var err error
 	if snap.Defaults, err = loadDefaults(tx); err != nil {
@@ -115,6 +119,11 @@ func restore(tx *bolt.Tx, snap Snapshot) error {
 			return fmt.Errorf("tunnel_prefix: %w", err)
 		}
 		if err := tx.Bucket(bucketMeta).Put(keyPrefix, []byte(snap.TunnelPrefix)); err != nil {
+			return err
+		}
+	}
+	if snap.Server != nil {
+		if err := put(tx.Bucket(bucketMeta), string(keyServer), *snap.Server); err != nil {
 			return err
 		}
 	}

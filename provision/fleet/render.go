@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/goleudy/goleudy/provision/config"
 	bolt "go.etcd.io/bbolt"
@@ -51,19 +52,36 @@ func renderNode(tx *bolt.Tx, n Node, serial uint64) (*config.Config, error) {
 	if _, err := get(tx.Bucket(bucketPeers), n.Config.Node.ID, &peer); err != nil {
 		return nil, err
 	}
-	return merge(defaults, n.Config, zones, peer, serial)
+	hub, err := loadHub(tx)
+	if err != nil {
+		return nil, err
+	}
+	return merge(defaults, n.Config, zones, peer, hub, serial)
 }
 
 // merge is Render without the store. A field the node document leaves at its
 // zero value is taken from the defaults; so a node cannot set a default's
 // true or non-zero value back to false or zero.
-func merge(defaults, node config.Config, zones []Zone, peer Peer, serial uint64) (*config.Config, error) {
-	node.Zones = slices.Clone(node.Zones) // the caller's slice stays as it was
-	for _, z := range zones {
-		node.Zones = append(node.Zones, z.config())
+//
+// With a hub (the server's tunnel settings are known), the node gets its
+// management section and the hub's catalog, and customer zones reach it
+// through the catalog; without one, the customer zones are listed with
+// their own primaries.
+func merge(defaults, node config.Config, zones []Zone, peer Peer, hub *hubSettings, serial uint64) (*config.Config, error) {
+	// The caller's slices stay as they were.
+	node.Zones = slices.Clone(node.Zones)
+	node.Catalogs = slices.Clone(node.Catalogs)
+	node.Management.WireGuard.AllowedIPs = slices.Clone(node.Management.WireGuard.AllowedIPs)
+	if hub == nil {
+		for _, z := range zones {
+			node.Zones = append(node.Zones, z.config())
+		}
 	}
 	if peer.Address != "" && node.Management.WireGuard.Address == "" {
 		node.Management.WireGuard.Address = peer.Address
+	}
+	if hub != nil {
+		hub.apply(&node, peer)
 	}
 	d, err := toMap(defaults)
 	if err != nil {
@@ -90,6 +108,9 @@ func merge(defaults, node config.Config, zones []Zone, peer Peer, serial uint64)
 	c, err := config.Decode(data)
 	if err != nil {
 		return nil, err
+	}
+	if hub != nil {
+		c.Catalogs = hubCatalogLast(c.Catalogs)
 	}
 	c.Schema = config.Schema
 	c.Serial = serial
@@ -130,4 +151,17 @@ func toMap(c config.Config) (map[string]any, error) {
 		delete(n, "id")
 	}
 	return m, nil
+}
+
+// hubCatalogLast drops entries for the hub's catalog that the defaults or
+// the node document carry: the hub's own entry, last, is the one that holds.
+func hubCatalogLast(zs []config.Zone) []config.Zone {
+	var out []config.Zone
+	for i, z := range zs {
+		if i < len(zs)-1 && strings.EqualFold(z.Name, CatalogName) {
+			continue
+		}
+		out = append(out, z)
+	}
+	return out
 }

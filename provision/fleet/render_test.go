@@ -89,7 +89,7 @@ func TestMergeNamesField(t *testing.T) {
 	d := fleetDefaults()
 	n := nodeDoc("alban", "198.51.100.2").Config
 	n.Catalogs = d.Catalogs // the same catalog twice once concatenated
-	_, err := merge(d, n, nil, Peer{}, 1)
+	_, err := merge(d, n, nil, Peer{}, nil, 1)
 	if !errors.Is(err, config.ErrInvalid) || !reflect.DeepEqual(fieldPaths(err), []string{"catalogs[1].name"}) {
 		t.Fatalf("got %v", err)
 	}

@@ -2,8 +2,10 @@ package fleet
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/goleudy/goleudy/provision/config"
 	bolt "go.etcd.io/bbolt"
@@ -14,6 +16,11 @@ type Peer struct {
 	NodeID    string `json:"node_id"`
 	PublicKey string `json:"public_key"` // base64 WireGuard key
 	Address   string `json:"address"`    // single-address prefix, like 10.53.0.2/32
+	// Identity is the node's ed25519 identity key (base64), bound at
+	// enrollment; Facts are the hardware facts it reported then.
+	Identity string          `json:"identity,omitempty"`
+	Facts    json.RawMessage `json:"facts,omitempty"`
+	Enrolled time.Time       `json:"enrolled,omitzero"`
 }
 
 // SetTunnelPrefix sets the prefix tunnel addresses come from. Its first host
@@ -61,50 +68,60 @@ func (s *Store) AllocateTunnelAddress(actor, nodeID, publicKey string) (netip.Pr
 	var addr netip.Prefix
 	c := &change{actor: actor, action: "tunnel allocate", subject: nodeID}
 	err := s.update(c, func(tx *bolt.Tx) error {
-		if k, err := base64.StdEncoding.DecodeString(publicKey); err != nil || len(k) != 32 {
-			return config.Errors{{Path: "public_key", Msg: "is not a base64 WireGuard key (32 bytes)"}}
-		}
-		if _, err := loadNode(tx, nodeID); err != nil {
-			return err
-		}
-		prefix, err := tunnelPrefix(tx)
+		p, err := allocate(tx, nodeID, publicKey)
 		if err != nil {
 			return err
 		}
-		peers, err := list[Peer](tx.Bucket(bucketPeers))
-		if err != nil {
-			return err
-		}
-		used := map[netip.Addr]bool{}
-		var mine Peer
-		for _, p := range peers {
-			if p.NodeID == nodeID {
-				mine = p
-				continue
-			}
-			if p.PublicKey == publicKey {
-				return fmt.Errorf("%w: %s", ErrKeyInUse, p.NodeID)
-			}
-			if a, err := netip.ParsePrefix(p.Address); err == nil {
-				used[a.Addr()] = true
-			}
-		}
-		if mine.Address == "" {
-			a, err := freeAddress(prefix, used)
-			if err != nil {
-				return err
-			}
-			mine = Peer{NodeID: nodeID, Address: netip.PrefixFrom(a, a.BitLen()).String()}
-		}
-		mine.PublicKey = publicKey
-		addr = netip.MustParsePrefix(mine.Address)
-		c.detail = mine.Address + " " + publicKey
-		return put(tx.Bucket(bucketPeers), nodeID, mine)
+		addr = netip.MustParsePrefix(p.Address)
+		c.detail = p.Address + " " + publicKey
+		return put(tx.Bucket(bucketPeers), nodeID, p)
 	})
 	if err != nil {
 		return netip.Prefix{}, err
 	}
 	return addr, nil
+}
+
+// allocate returns nodeID's peer with publicKey and an address: the one it
+// had, or the lowest free one. The caller stores it.
+func allocate(tx *bolt.Tx, nodeID, publicKey string) (Peer, error) {
+	if k, err := base64.StdEncoding.DecodeString(publicKey); err != nil || len(k) != 32 {
+		return Peer{}, config.Errors{{Path: "public_key", Msg: "is not a base64 WireGuard key (32 bytes)"}}
+	}
+	if _, err := loadNode(tx, nodeID); err != nil {
+		return Peer{}, err
+	}
+	prefix, err := tunnelPrefix(tx)
+	if err != nil {
+		return Peer{}, err
+	}
+	peers, err := list[Peer](tx.Bucket(bucketPeers))
+	if err != nil {
+		return Peer{}, err
+	}
+	used := map[netip.Addr]bool{}
+	var mine Peer
+	for _, p := range peers {
+		if p.NodeID == nodeID {
+			mine = p
+			continue
+		}
+		if p.PublicKey == publicKey {
+			return Peer{}, fmt.Errorf("%w: %s", ErrKeyInUse, p.NodeID)
+		}
+		if a, err := netip.ParsePrefix(p.Address); err == nil {
+			used[a.Addr()] = true
+		}
+	}
+	if mine.Address == "" {
+		a, err := freeAddress(prefix, used)
+		if err != nil {
+			return Peer{}, err
+		}
+		mine = Peer{NodeID: nodeID, Address: netip.PrefixFrom(a, a.BitLen()).String()}
+	}
+	mine.PublicKey = publicKey
+	return mine, nil
 }
 
 // freeAddress returns the lowest address in p after the server's (the first
