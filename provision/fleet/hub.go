@@ -120,4 +120,3 @@ func (h *hubSettings) apply(node *config.Config, peer Peer) {
 		Primaries: []string{netip.AddrPortFrom(hub, HubDNSPort).String()},
 	})
 }
-
