@@ -34,6 +34,13 @@
 // zones are added and removed as the catalog changes. Zones configured
 // explicitly win over catalog members of the same name.
 //
+// The zone hub also authors a zone: the catalog listing its customer
+// zones, built with [BuildCatalog] and served with [Manager.Publish].
+// Published zones are served, transferred and NOTIFYed like the others
+// (IXFR from a journal of the differences between published versions),
+// but have no primary, so they are never refreshed and never expire,
+// and are not saved: the hub publishes them again when it starts.
+//
 // The Manager implements dnsserver.Transfers: NOTIFY from a zone's
 // primaries triggers a refresh; AXFR and IXFR are served to the
 // downstreams in Options (IXFR from a small in-memory journal of the diffs

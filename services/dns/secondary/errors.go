@@ -29,4 +29,7 @@ var (
 	ErrCatalog = errors.New("invalid catalog zone")
 	// ErrNoKey: a zone names a TSIG key the config does not define.
 	ErrNoKey = errors.New("unknown TSIG key")
+	// ErrConflict: Publish was asked for a zone that is configured as a
+	// secondary zone or a catalog, or is a member of a catalog we consume.
+	ErrConflict = errors.New("zone is already a secondary zone")
 )

@@ -37,9 +37,10 @@ type Manager struct {
 	active   int             // refreshes in flight
 	wg       sync.WaitGroup  // refreshes and NOTIFY senders of this Run
 
-	wake      chan struct{} // pokes the scheduler; buffer of one coalesces pokes
-	files     sync.Mutex    // serialises writes and deletes of zone files
-	notifyLog *rateLog
+	wake       chan struct{} // pokes the scheduler; buffer of one coalesces pokes
+	files      sync.Mutex    // serialises writes and deletes of zone files
+	publishing sync.Mutex    // serialises Publish and Unpublish
+	notifyLog  *rateLog
 }
 
 // New returns a Manager with no zones.
@@ -158,15 +159,26 @@ func (m *Manager) wantedLocked() map[string]spec {
 			want[member] = spec{source: co, memberID: cz.members[member], primaries: cs.primaries, keyName: cs.keyName}
 		}
 	}
+	for o, s := range want {
+		if z := m.zones[o]; z != nil && z.local {
+			m.log.Warn("dns: secondary: zone is published locally; ignoring its configuration until it is unpublished",
+				"zone", o, "source", s.source, "catalog", s.catalog)
+			delete(want, o)
+		}
+	}
 	return want
 }
 
 // reconcileLocked makes m.zones match the config. It returns the zones
 // it added, which still need their files loaded, and the files of the
-// zones it removed, to delete outside the lock.
+// zones it removed, to delete outside the lock. Published zones are not
+// in the config and stay.
 func (m *Manager) reconcileLocked() (added []*zone, deleted []fileRemoval) {
 	want := m.wantedLocked()
 	for o, z := range m.zones {
+		if z.local {
+			continue
+		}
 		s, ok := want[o]
 		if ok && s.catalog == z.catalog && (s.memberID == z.memberID || z.source != s.source) {
 			continue
@@ -219,12 +231,21 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.runCtx = ctx
 	var pending []*zone
+	var published []*dns.SOA
 	for _, z := range m.zones {
 		if !z.ready {
 			pending = append(pending, z)
 		}
+		if z.local {
+			published = append(published, z.cur.SOA())
+		}
 	}
 	m.mu.Unlock()
+	// Published before Run, or changed while it was stopped: downstreams
+	// have not heard of these versions yet.
+	for _, soa := range published {
+		m.notifyDownstreams(canonical(soa.Hdr.Name), soa)
+	}
 
 	start := time.Now()
 	m.load(pending)
@@ -283,8 +304,8 @@ func (m *Manager) tick() time.Duration {
 		}
 	}
 	for _, z := range m.zones {
-		if !z.ready {
-			continue
+		if !z.ready || z.local {
+			continue // not loaded yet, or published here: no primary to ask
 		}
 		if z.cur != nil && !z.expired {
 			if !z.expireAt.After(now) {

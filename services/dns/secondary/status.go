@@ -10,7 +10,7 @@ import (
 type ZoneStatus struct {
 	Zone        string
 	Catalog     bool   // a catalog zone (transferred, not served)
-	Source      string // "config", or the catalog the zone is a member of
+	Source      string // "config", SourceLocal (published here), or the catalog the zone is a member of
 	Loaded      bool   // we hold data for it
 	Serial      uint32 // valid when Loaded
 	Records     int

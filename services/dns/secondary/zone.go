@@ -12,7 +12,8 @@ import (
 type zone struct {
 	origin    string // lowercased, fully qualified
 	catalog   bool   // a catalog zone: transferred, parsed, never served
-	source    string // "config", or the catalog the zone is a member of
+	local     bool   // published with Publish: no primaries, no timers, not in the config
+	source    string // "config", SourceLocal, or the catalog the zone is a member of
 	memberID  string // the member's unique id in that catalog
 	primaries []string
 	keyName   string // TSIG key, "" for none
