@@ -16,8 +16,8 @@ build: ## build bin/goleudy (operator CLI) and bin/goleudy-node (the node, /init
 	$(GO) build -trimpath -o $(BIN)/goleudy ./tools/goleudy
 	$(GO) build -trimpath -o $(BIN)/goleudy-node ./init
 
-test: ## run every test (needs root for the namespace and QEMU tiers; see .ci/run)
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+test: ## run every test (needs root for the namespace and QEMU tiers; see .ci/run); screenshots land in test-artifacts/
+	CGO_ENABLED=1 GOLEUDY_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 ./...
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -9,6 +9,8 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,7 +21,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/goleudy/goleudy/provision/api"
 	"github.com/goleudy/goleudy/provision/config"
 	"github.com/goleudy/goleudy/provision/configstore"
 	"github.com/goleudy/goleudy/provision/envelope"
@@ -27,6 +31,7 @@ import (
 	"github.com/goleudy/goleudy/services/clock"
 	"github.com/goleudy/goleudy/services/dns/dnsservice"
 	"github.com/goleudy/goleudy/services/health"
+	"github.com/goleudy/goleudy/services/mgmt"
 	"github.com/goleudy/goleudy/services/supervisor"
 )
 
@@ -64,7 +69,12 @@ func exitf(code int, format string, args ...any) error {
 }
 
 const usage = `usage: goleudy-node run --config FILE --state DIR (--trust PUB... | --unsigned) [--network=none|manage]
+       goleudy-node run --seed FILE --state DIR --network=manage [--config FILE] [--trust PUB...]
        goleudy-node version
+
+With --seed the node enrolls with the provisioning server named in the
+seed, brings the management tunnel up and pulls its signed config; the
+seed's trust anchors are trusted as well as any --trust.
 
 Exit status: 0 clean stop, 1 runtime failure, 2 usage error,
 3 config refused with no last good config to fall back on.
@@ -93,6 +103,7 @@ func Main(ctx context.Context, version string, args []string, stdout, stderr io.
 
 // Options are the flags of `goleudy-node run`.
 type Options struct {
+	Seed      string
 	Config    string
 	State     string
 	Trust     []string
@@ -106,6 +117,7 @@ func parseRun(args []string, stderr io.Writer) (Options, error) {
 	o := Options{Network: "none", LogFormat: "json"}
 	fs := flag.NewFlagSet("goleudy-node run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.Seed, "seed", "", "seed file: enroll with the provisioning server and pull the config over the tunnel")
 	fs.StringVar(&o.Config, "config", "", "node config: a signed envelope, or bare JSON with --unsigned")
 	fs.StringVar(&o.State, "state", "", "state directory: last good config, serial floor, zones")
 	fs.Func("trust", "trusted public key file; may be given several times", func(s string) error {
@@ -123,8 +135,8 @@ func parseRun(args []string, stderr io.Writer) (Options, error) {
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	}
-	if o.Config == "" {
-		problems = append(problems, "--config is required")
+	if o.Config == "" && o.Seed == "" {
+		problems = append(problems, "--config is required (or --seed)")
 	}
 	if o.State == "" {
 		problems = append(problems, "--state is required")
@@ -132,13 +144,20 @@ func parseRun(args []string, stderr io.Writer) (Options, error) {
 	switch {
 	case o.Unsigned && len(o.Trust) > 0:
 		problems = append(problems, "--trust and --unsigned exclude each other")
-	case !o.Unsigned && len(o.Trust) == 0:
+	case o.Unsigned && o.Seed != "":
+		problems = append(problems, "--seed and --unsigned exclude each other: configs from the server are always signed")
+	case !o.Unsigned && len(o.Trust) == 0 && o.Seed == "":
 		problems = append(problems, "give --trust PUB (or --unsigned for a lab)")
 	}
 	switch o.Network {
 	case "none":
+		if o.Seed != "" {
+			problems = append(problems, "--seed needs --network=manage: the node brings its management tunnel up")
+		}
 	case "manage":
-		problems = append(problems, "--network=manage: configuring interfaces by role is not built yet; use --network=none")
+		if o.Seed == "" {
+			problems = append(problems, "--network=manage needs --seed: the tunnel comes from enrollment")
+		}
 	default:
 		problems = append(problems, fmt.Sprintf("--network=%q: must be none or manage", o.Network))
 	}
@@ -165,8 +184,16 @@ func run(ctx context.Context, version string, args []string, stderr io.Writer) e
 		return err
 	}
 	log := newLogger(o, stderr)
+	var seed api.Seed
 	var trust *envelope.TrustSet
-	if !o.Unsigned {
+	if o.Seed != "" {
+		if seed, err = mgmt.LoadSeed(o.Seed); err != nil {
+			return exitf(ExitUsage, "goleudy-node run: --seed: %w", err)
+		}
+		if trust, err = seedTrust(seed, o.Trust); err != nil {
+			return exitf(ExitUsage, "goleudy-node run: %w", err)
+		}
+	} else if !o.Unsigned {
 		if trust, err = envelope.LoadTrustSet(o.Trust...); err != nil {
 			return exitf(ExitUsage, "goleudy-node run: --trust: %w", err)
 		}
@@ -177,9 +204,41 @@ func run(ctx context.Context, version string, args []string, stderr io.Writer) e
 	if err != nil {
 		return exitf(ExitFailure, "goleudy-node run: %w", err)
 	}
-	cfg, err := load(store, o.Config, log)
-	if err != nil {
-		return exitf(ExitNoConfig, "goleudy-node run: %w", err)
+	var cfg *config.Config
+	if o.Config != "" {
+		if cfg, err = load(store, o.Config, log); err != nil && o.Seed == "" {
+			return exitf(ExitNoConfig, "goleudy-node run: %w", err)
+		}
+	} else {
+		cfg = store.Current()
+	}
+
+	l := &live{store: store, version: version, first: make(chan *config.Config, 1), log: log}
+	var agentDone chan struct{}
+	if o.Seed != "" {
+		agent, err := mgmt.New(mgmt.Options{
+			StateDir: o.State, Seed: seed, OnConfig: l.offer, Heartbeat: l.heartbeat,
+			Log: log.With("part", "mgmt"),
+		})
+		if err != nil {
+			return exitf(ExitFailure, "goleudy-node run: %w", err)
+		}
+		l.agent = agent
+		agentDone = make(chan struct{})
+		go func() {
+			defer close(agentDone)
+			runAgent(ctx, agent, log)
+		}()
+		defer func() { <-agentDone }()
+		if cfg == nil {
+			log.Info("waiting for the first config from the server", "node", seed.NodeID)
+			select {
+			case cfg = <-l.first:
+			case <-ctx.Done():
+				log.Info("node stopped before its first config")
+				return nil
+			}
+		}
 	}
 	log = log.With("node", cfg.Node.ID)
 	services, err := servicesFor(cfg, o.State, log)
@@ -190,20 +249,64 @@ func run(ctx context.Context, version string, args []string, stderr io.Writer) e
 	if err != nil {
 		return exitf(ExitFailure, "goleudy-node run: %w", err)
 	}
+	l.start(cfg, services, sup)
 	names := make([]string, len(services))
 	for i, s := range services {
 		names[i] = s.Name()
 	}
 	log.Info("node running", "version", version, "serial", cfg.Serial, "state", cfg.Node.State,
 		"network", o.Network, "services", names)
-	stopReload := reloadOnHangup(ctx, store, o.Config, services, log)
-	defer stopReload()
+	if o.Config != "" {
+		stopReload := reloadOnHangup(ctx, store, o.Config, services, log)
+		defer stopReload()
+	}
 	err = sup.Run(ctx)
 	if err != nil {
 		return exitf(ExitFailure, "goleudy-node run: %w", err)
 	}
 	log.Info("node stopped")
 	return nil
+}
+
+// seedTrust trusts the seed's config keys and any --trust files.
+func seedTrust(seed api.Seed, files []string) (*envelope.TrustSet, error) {
+	keys := []ed25519.PublicKey{}
+	for i, t := range seed.Trust {
+		k, err := base64.StdEncoding.DecodeString(t)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("--seed: trust[%d]: not a base64 ed25519 key", i)
+		}
+		keys = append(keys, ed25519.PublicKey(k))
+	}
+	for _, f := range files {
+		k, err := envelope.LoadPublicKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trust: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return envelope.NewTrustSet(keys...)
+}
+
+// runAgent runs the management agent until ctx ends, starting it again
+// after a failure (a tunnel that would not come up) with a growing wait.
+func runAgent(ctx context.Context, agent *mgmt.Agent, log *slog.Logger) {
+	wait := time.Second
+	for ctx.Err() == nil {
+		err := agent.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("management agent failed; starting it again", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 // load offers the config file to the store. If the store refuses it, or the

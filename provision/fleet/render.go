@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -115,6 +116,17 @@ func merge(defaults, node config.Config, zones []Zone, peer Peer, hub *hubSettin
 	c.Schema = config.Schema
 	c.Serial = serial
 	c.SetDefaults()
+	if hub != nil {
+		// The hub's NOTIFYs come over the tunnel, to the node's tunnel
+		// address (after the defaults, which listen on the anycast
+		// addresses when the document names none).
+		if a, err := netip.ParsePrefix(peer.Address); err == nil {
+			l := netip.AddrPortFrom(a.Addr(), 53).String()
+			if !slices.Contains(c.DNS.Listen, l) {
+				c.DNS.Listen = append(c.DNS.Listen, l)
+			}
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,12 @@
 // Package cli is the operator's `goleudy` command: keys, signing,
 // verification and config checks, the fleet (nodes, zones, rendered
-// configs), and later the provisioning server and image builder. It is a type that tests drive in-process; main only parses
-// the process's arguments and maps the error to an exit code.
+// configs), the provisioning server (serve), and later the image builder.
+// It is a type that tests drive in-process; main only parses the process's
+// arguments and maps the error to an exit code.
+//
+// The fleet commands work on the store under --data, or, with --server
+// (or GOLEUDY_SERVER), through a running server's API, since the server
+// holds the store locked.
 package cli
 
 import (
@@ -70,6 +75,8 @@ func init() {
 		{"config check", "report every problem in a config (bare or signed), with field paths", configCheck},
 		{"config render", "render a node's config from the fleet store: ID [--sign K.key ...] [--out FILE]", configRender},
 		{"node add", "add a node and print its one-time enrollment token: ID [--board B] [--fqdn F] [--location-display T]", nodeAdd},
+		{"node edit", "change a node: ID [--file DOC.json] [--state S] [--location-display T] [--in-service D] [--notes N]", nodeEdit},
+		{"node token", "issue a fresh one-time enrollment token and seed: ID --server URL [--seed-out F]", nodeToken},
 		{"node list", "list the fleet's nodes: id, board, state, in-service date", nodeList},
 		{"node show", "show a node's rendered config: ID", nodeShow},
 		{"node remove", "remove a node with its tunnel peer and tokens: ID", removeCommand("node", (*fleet.Store).RemoveNode)},
@@ -80,6 +87,9 @@ func init() {
 		{"fleet export", "write the fleet store as JSON: [--out F] (mode 0600)", fleetExport},
 		{"fleet import", "load an export into an empty fleet store: FILE", fleetImport},
 		{"fleet backup", "write a consistent copy of the fleet store: --out F (mode 0600)", fleetBackup},
+		{"fleet keys", "show the fleet's public keys: server key, WireGuard key, config keys (--server)", fleetKeys},
+		{"fleet status", "show every node's state, versions, serials and zone lag (--server)", fleetStatus},
+		{"serve", "run the provisioning server: --data DIR --api-listen A --enroll-listen A [--tunnel-prefix P] ...", serve},
 		{"help", "show this help", help},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,13 +186,29 @@ func closeStore(s *fleet.Store, err *error) {
 // removeCommand is `goleudy KIND remove NAME`: remove takes the thing out
 // of the store under the caller's name for the audit log.
 func removeCommand(kind string, remove func(s *fleet.Store, actor, name string) error) func(context.Context, *Context, []string) error {
-	return func(_ context.Context, c *Context, args []string) (err error) {
+	return func(ctx context.Context, c *Context, args []string) (err error) {
 		cmd := kind + " remove"
 		fs := c.flags(cmd)
-		data := dataFlag(fs)
+		r := fleetFlags(fs)
+		data := r.data
 		pos, err := parseArgs(fs, args, 1)
 		if err != nil {
 			return err
+		}
+		if r.enabled() {
+			cl, err := r.client()
+			if err != nil {
+				return refusedAPI(cmd, err)
+			}
+			path := "/v1/nodes/"
+			if kind == "zone" {
+				path = "/v1/zones/"
+			}
+			if err := cl.Do(ctx, http.MethodDelete, path+url.PathEscape(pos[0]), nil, nil); err != nil {
+				return refusedAPI(cmd, err)
+			}
+			fmt.Fprintf(c.Stdout, "removed %s %s\n", kind, pos[0])
+			return nil
 		}
 		s, err := openFleet(*data, false)
 		if err != nil {

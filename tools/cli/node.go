@@ -18,9 +18,11 @@ const tokenLifetime = 14 * 24 * time.Hour
 // dateLayout is how in-service dates are typed and shown.
 const dateLayout = "2006-01-02"
 
-func nodeAdd(_ context.Context, c *Context, args []string) (err error) {
+func nodeAdd(ctx context.Context, c *Context, args []string) (err error) {
 	fs := c.flags("node add")
-	data := dataFlag(fs)
+	r := fleetFlags(fs)
+	data := r.data
+	seedOut := fs.String("seed-out", "", "with --server: write the node's seed (token, server key, trust anchors) to this file, mode 0600")
 	board := fs.String("board", "", "board name, e.g. rpi")
 	fqdn := fs.String("fqdn", "", "the node's fully qualified name")
 	display := fs.String("location-display", "", "location shown on the info page and NOC map")
@@ -37,6 +39,12 @@ func nodeAdd(_ context.Context, c *Context, args []string) (err error) {
 		if n.InService, err = time.Parse(dateLayout, *inService); err != nil {
 			return usageError("goleudy node add: --in-service: want YYYY-MM-DD: %v", err)
 		}
+	}
+	if r.enabled() {
+		return nodeAddRemote(ctx, c, r, n, *seedOut)
+	}
+	if *seedOut != "" {
+		return usageError("goleudy node add: --seed-out needs --server: the seed carries the server's keys")
 	}
 	s, err := openFleet(*data, true)
 	if err != nil {
@@ -62,11 +70,15 @@ func nodeAdd(_ context.Context, c *Context, args []string) (err error) {
 	return nil
 }
 
-func nodeList(_ context.Context, c *Context, args []string) (err error) {
+func nodeList(ctx context.Context, c *Context, args []string) (err error) {
 	fs := c.flags("node list")
-	data := dataFlag(fs)
+	r := fleetFlags(fs)
+	data := r.data
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	if r.enabled() {
+		return nodeListRemote(ctx, c, r)
 	}
 	s, err := openFleet(*data, false)
 	if err != nil {
@@ -102,11 +114,24 @@ func dash(s string) string {
 	return s
 }
 
-func nodeShow(_ context.Context, c *Context, args []string) (err error) {
+func nodeShow(ctx context.Context, c *Context, args []string) (err error) {
 	fs := c.flags("node show")
-	data := dataFlag(fs)
+	r := fleetFlags(fs)
+	data := r.data
 	pos, err := parseArgs(fs, args, 1)
 	if err != nil {
+		return err
+	}
+	if r.enabled() {
+		cl, err := r.client()
+		if err != nil {
+			return refusedAPI("node show", err)
+		}
+		doc, err := cl.Config(ctx, pos[0], false)
+		if err != nil {
+			return refusedAPI("node show", err)
+		}
+		_, err = c.Stdout.Write(doc)
 		return err
 	}
 	s, err := openFleet(*data, false)

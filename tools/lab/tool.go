@@ -29,6 +29,7 @@ var (
 	ToolBIRD         = Tool{"bird", "bird2"}
 	ToolBirdc        = Tool{"birdc", "bird2"}
 	ToolNft          = Tool{"nft", "nftables"}
+	ToolChromium     = Tool{"chromium", "chromium"}
 )
 
 // Path finds the program. Daemons live in /usr/sbin, which an ordinary
