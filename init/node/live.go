@@ -137,4 +137,3 @@ func (l *live) heartbeat() api.Heartbeat {
 	}
 	return hb
 }
-

@@ -120,6 +120,10 @@ func Up(cfg Config) (*Tunnel, error) {
 		log:    cfg.Log,
 		routes: make(map[netip.Prefix]bool),
 	}
+	// wireguard-go may bring the device up by itself at any moment from
+	// here: its TUN reports "up" as soon as the fd is attached. So the
+	// port can be bound by IpcSet as well as by Up, and a taken port fails
+	// either step.
 	t.dev = device.NewDevice(tdev, conn.NewDefaultBind(), wgLogger(cfg.Log))
 	undo := func(step string, err error) (*Tunnel, error) {
 		t.dev.Close()
