@@ -150,6 +150,15 @@ func nodeFromInfo(in api.NodeInfo) (fleet.Node, error) {
 	return n, nil
 }
 
+// decodeNode reads a NodeInfo body as a node document.
+func decodeNode(r *http.Request) (fleet.Node, error) {
+	var in api.NodeInfo
+	if err := decodeBody(r, &in); err != nil {
+		return fleet.Node{}, err
+	}
+	return nodeFromInfo(in)
+}
+
 func infoFromNode(n fleet.Node) (api.NodeInfo, error) {
 	data, err := json.Marshal(n.Config)
 	if err != nil {
@@ -180,11 +189,7 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) addNode(w http.ResponseWriter, r *http.Request) error {
-	var in api.NodeInfo
-	if err := decodeBody(r, &in); err != nil {
-		return err
-	}
-	n, err := nodeFromInfo(in)
+	n, err := decodeNode(r)
 	if err != nil {
 		return err
 	}
@@ -250,11 +255,7 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putNode(w http.ResponseWriter, r *http.Request) error {
-	var in api.NodeInfo
-	if err := decodeBody(r, &in); err != nil {
-		return err
-	}
-	n, err := nodeFromInfo(in)
+	n, err := decodeNode(r)
 	if err != nil {
 		return err
 	}

@@ -241,41 +241,27 @@ func TestEnrollment(t *testing.T) {
 
 	before := l.serial(t)
 	body, sig := enrollRequest(t, "alban", alban.Token, id, wgKey(1))
-	refusals := []struct {
+	type refusal struct {
 		name   string
 		body   []byte
 		sig    string
 		status int
 		says   string
-	}{
+	}
+	refusals := []refusal{
 		{"unsigned", body, "", 400, "signature"},
 		{"signed by another key", body, base64.StdEncoding.EncodeToString(ed25519.Sign(newIdentity(t), body)), 400, "not signed by the identity key"},
 		{"not JSON", []byte("hello"), sig, 400, "JSON"},
 	}
-	b2, s2 := enrollRequest(t, "alban", bede.Token, id, wgKey(1))
-	refusals = append(refusals, struct {
-		name   string
-		body   []byte
-		sig    string
-		status int
-		says   string
-	}{"another node's token", b2, s2, 403, "another node"})
-	b3, s3 := enrollRequest(t, "alban", "made-up", id, wgKey(1))
-	refusals = append(refusals, struct {
-		name   string
-		body   []byte
-		sig    string
-		status int
-		says   string
-	}{"unknown token", b3, s3, 403, "unknown"})
-	b4, s4 := enrollRequest(t, "carys", alban.Token, id, wgKey(1))
-	refusals = append(refusals, struct {
-		name   string
-		body   []byte
-		sig    string
-		status int
-		says   string
-	}{"unknown node", b4, s4, 403, "another node"})
+	signed := func(name, node, token string, status int, says string) refusal {
+		b, s := enrollRequest(t, node, token, id, wgKey(1))
+		return refusal{name, b, s, status, says}
+	}
+	refusals = append(refusals,
+		signed("another node's token", "alban", bede.Token, 403, "another node"),
+		signed("unknown token", "alban", "made-up", 403, "unknown"),
+		signed("unknown node", "carys", alban.Token, 403, "another node"),
+	)
 	for _, r := range refusals {
 		code, data := postEnroll(t, l, r.body, r.sig)
 		if code != r.status || !strings.Contains(string(data), r.says) {

@@ -101,6 +101,13 @@ func (m *Manager) Configure(zones, catalogs []config.Zone, keys []config.TSIGKey
 	}
 	m.explicit = slices.Clone(zones)
 	m.catalogs = slices.Clone(catalogs)
+	m.reconcileAndUnlock()
+}
+
+// reconcileAndUnlock reconciles with m.mu held, releases it, then deletes
+// the files of removed zones and loads the added ones (when Run is
+// running; otherwise Run loads them) and wakes the scheduler.
+func (m *Manager) reconcileAndUnlock() {
 	added, deleted := m.reconcileLocked()
 	running := m.runCtx != nil
 	m.mu.Unlock()

@@ -138,14 +138,7 @@ func (m *Manager) Unpublish(origin string) bool {
 		return false
 	}
 	m.removeLocked(z)
-	added, deleted := m.reconcileLocked()
-	running := m.runCtx != nil
-	m.mu.Unlock()
-	m.deleteFiles(deleted)
-	if running {
-		m.load(added)
-	}
-	m.kick()
+	m.reconcileAndUnlock()
 	return true
 }
 
