@@ -39,6 +39,7 @@
 //	                               If-None-Match make it a long poll that
 //	                               answers 304 when nothing changed
 //	POST /v1/heartbeat             Heartbeat → 204
+//	GET  /v1/update                Update: the releases for the node's board
 package api
 
 import (
@@ -220,6 +221,19 @@ type ServiceInfo struct {
 	Name    string `json:"name"`
 	State   string `json:"state"`
 	Healthy bool   `json:"healthy"`
+}
+
+// Update is the release metadata a node's update agent reads.
+type Update struct {
+	Board    string    `json:"board"`
+	Releases []Release `json:"releases"` // oldest build first
+}
+
+// Release is one firmware build for a board.
+type Release struct {
+	Version string `json:"version"`
+	Build   uint64 `json:"build"`
+	SHA256  string `json:"sha256"`
 }
 
 // Status is the fleet as the NOC sees it.

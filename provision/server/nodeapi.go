@@ -20,6 +20,7 @@ func (s *Server) NodeHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/config", s.node(s.config))
 	mux.HandleFunc("POST /v1/heartbeat", s.node(s.heartbeat))
+	mux.HandleFunc("GET /v1/update", s.node(s.update))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such node call: %s %s", r.Method, r.URL.Path))
 	})
@@ -109,4 +110,25 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, p fleet.Peer)
 	s.beats[p.NodeID] = beat{hb: hb, at: s.o.Now()}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// update answers the release metadata for the node's board, newest build
+// last: what the update agent compares its own build with. The bundles
+// themselves are served by the update issue's work.
+func (s *Server) update(w http.ResponseWriter, r *http.Request, p fleet.Peer) {
+	c, err := s.store.Render(p.NodeID)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	rs, err := s.store.Releases(c.Node.Board)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := api.Update{Board: c.Node.Board, Releases: []api.Release{}}
+	for _, rel := range rs {
+		out.Releases = append(out.Releases, api.Release{Version: rel.Version, Build: rel.Build, SHA256: rel.SHA256})
+	}
+	writeJSON(w, http.StatusOK, out)
 }

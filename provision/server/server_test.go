@@ -19,6 +19,7 @@ import (
 	"github.com/goleudy/goleudy/provision/api"
 	"github.com/goleudy/goleudy/provision/config"
 	"github.com/goleudy/goleudy/provision/envelope"
+	"github.com/goleudy/goleudy/provision/fleet"
 )
 
 // apiLab is a server without a tunnel, its operator API and enrollment
@@ -409,6 +410,19 @@ func TestConfigLongPollAndHeartbeat(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("heartbeat: %d", resp.StatusCode)
+	}
+	if err := l.s.store.AddRelease("test", fleet.Release{Board: "rpi", Version: "v1.0.0", Build: 7, Bundle: "rpi-7.bundle", SHA256: strings.Repeat("ab", 32)}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = node.Get(l.node.URL + "/v1/update")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up api.Update
+	json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if up.Board != "rpi" || len(up.Releases) != 1 || up.Releases[0].Build != 7 {
+		t.Fatalf("update metadata = %+v", up)
 	}
 	st, err := l.client.Status(ctx)
 	if err != nil {
