@@ -114,15 +114,7 @@ func startService(t *testing.T, cfg *config.Config, o bgp.Options) (*bgp.Service
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	lab.Run(t, s.Run)
 	return s, logs
 }
 

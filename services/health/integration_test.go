@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"errors"
+	"github.com/goleudy/goleudy/tools/lab"
 	"net"
 	"net/netip"
 	"slices"
@@ -99,15 +100,7 @@ func realGate(t *testing.T, listen string, zones ...string) (*Service, <-chan bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	lab.Run(t, s.Run)
 	return s, ch
 }
 

@@ -27,15 +27,7 @@ func startService(t *testing.T, cfg *config.Config) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dns service: %v", err)
-		}
-	})
+	lab.Run(t, s.Run)
 	waitFor(t, "the server to bind", func() bool { return s.Health() == nil })
 	return s
 }
