@@ -245,9 +245,6 @@ func (s *Server) setupTunnelSettings() error {
 	return nil
 }
 
-// Store is the fleet store.
-func (s *Server) Store() *fleet.Store { return s.store }
-
 // HubAddress is the server's own tunnel address.
 func (s *Server) HubAddress() netip.Addr { return fleet.HubAddress(s.prefix) }
 
