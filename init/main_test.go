@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,100 +19,27 @@ import (
 	"github.com/goleudy/goleudy/tools/lab"
 )
 
-// proc is a goleudy-node process under test.
-type proc struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []string
-	done  chan struct{}
-}
-
-var buildOnce struct {
-	sync.Once
-	bin string
-	err error
-}
-
 // binary builds goleudy-node once per test run.
-func binary(t testing.TB) string {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "goleudy-node-test")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.bin = filepath.Join(dir, "goleudy-node")
-		out, err := exec.Command("go", "build", "-o", buildOnce.bin, ".").CombinedOutput()
-		if err != nil {
-			buildOnce.err = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if buildOnce.err != nil {
-		t.Fatal(buildOnce.err)
-	}
-	return buildOnce.bin
-}
+func binary(tb testing.TB) string { return lab.Build(tb, "./init", "goleudy-node") }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildOnce.bin != "" {
-		os.RemoveAll(filepath.Dir(buildOnce.bin))
-	}
+	lab.CleanupBuilds()
 	os.Exit(code)
 }
 
-func startNode(t *testing.T, args ...string) *proc {
+func startNode(t *testing.T, args ...string) *lab.Proc {
 	t.Helper()
 	return startNodeCmd(t, exec.Command(binary(t), args...))
 }
 
 // startNodeCmd starts cmd, a goleudy-node run command line, and waits until
 // the node runs.
-func startNodeCmd(t testing.TB, cmd *exec.Cmd) *proc {
-	t.Helper()
-	n := &proc{cmd: cmd, done: make(chan struct{})}
-	stderr, _ := n.cmd.StderrPipe()
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		n.cmd.Process.Kill()
-		<-n.done
-	})
-	go func() {
-		defer close(n.done)
-		s := bufio.NewScanner(stderr)
-		for s.Scan() {
-			n.mu.Lock()
-			n.lines = append(n.lines, s.Text())
-			n.mu.Unlock()
-		}
-		n.cmd.Wait()
-	}()
-	n.waitLog(t, `"msg":"node running"`)
+func startNodeCmd(tb testing.TB, cmd *exec.Cmd) *lab.Proc {
+	tb.Helper()
+	n := lab.StartProc(tb, "goleudy-node", cmd)
+	n.WaitLog(tb, `"msg":"node running"`, 20*time.Second)
 	return n
-}
-
-func (n *proc) logs() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return strings.Join(n.lines, "\n")
-}
-
-func (n *proc) waitLog(t testing.TB, substr string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(n.logs(), substr) {
-		select {
-		case <-n.done:
-			t.Fatalf("node exited while waiting for %s:\n%s", substr, n.logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after 20s:\n%s", substr, n.logs())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestSIGTERM checks that SIGTERM stops the node cleanly with exit 0, and
@@ -124,12 +49,8 @@ func TestSIGTERM(t *testing.T) {
 	cfg := filepath.Join(dir, "node.json")
 	os.WriteFile(cfg, []byte(`{"schema":1,"serial":1,"node":{"id":"lab"}}`), 0o644)
 	n := startNode(t, "run", "--config", cfg, "--state", filepath.Join(dir, "state"), "--unsigned")
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	<-n.done
-	if !n.cmd.ProcessState.Success() {
-		t.Fatalf("exit after SIGTERM: %v\n%s", n.cmd.ProcessState, n.logs())
-	}
-	lines := strings.Split(n.logs(), "\n")
+	n.Stop(t)
+	lines := strings.Split(n.Logs(), "\n")
 	for _, l := range lines {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec["msg"] == nil || rec["level"] == nil {
@@ -177,7 +98,7 @@ func TestZonesLive(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for rcode(name) != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: rcode %d, want %s\n%s", name, rcode(name), dns.RcodeToString[want], n.logs())
+				t.Fatalf("%s: rcode %d, want %s\n%s", name, rcode(name), dns.RcodeToString[want], n.Logs())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -186,15 +107,15 @@ func TestZonesLive(t *testing.T) {
 	waitRcode("www.two.test.", dns.RcodeRefused)
 
 	writeCfg(2, "two.test.")
-	n.cmd.Process.Signal(syscall.SIGHUP)
-	n.waitLog(t, `"msg":"config applied","node":"lab","serial":2`)
+	n.Cmd.Process.Signal(syscall.SIGHUP)
+	n.WaitLog(t, `"msg":"config applied","node":"lab","serial":2`, 20*time.Second)
 	waitRcode("www.two.test.", dns.RcodeSuccess)
 	waitRcode("www.one.test.", dns.RcodeRefused)
 
 	// An older config is refused and changes nothing.
 	writeCfg(1, "one.test.")
-	n.cmd.Process.Signal(syscall.SIGHUP)
-	n.waitLog(t, "config refused; keeping the current config")
+	n.Cmd.Process.Signal(syscall.SIGHUP)
+	n.WaitLog(t, "config refused; keeping the current config", 20*time.Second)
 	if rcode("www.two.test.") != dns.RcodeSuccess {
 		t.Error("a refused config changed what is served")
 	}
@@ -208,7 +129,7 @@ type gateLab struct {
 	ctx     context.Context
 	node    *lab.Netns
 	bird    *lab.BIRD
-	proc    *proc
+	proc    *lab.Proc
 	started time.Time // when the node process was started
 }
 
@@ -259,7 +180,7 @@ func (g *gateLab) wait(want bool, limit time.Duration) time.Duration {
 	start := time.Now()
 	for g.announced() != want {
 		if time.Since(start) > limit {
-			g.tb.Fatalf("prefix announced=%v not reached after %v\n%s", want, limit, g.proc.logs())
+			g.tb.Fatalf("prefix announced=%v not reached after %v\n%s", want, limit, g.proc.Logs())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -320,7 +241,7 @@ func TestHealthGateWithBIRD(t *testing.T) {
 func BenchmarkBGPGate(b *testing.B) {
 	for b.Loop() {
 		g := newGateLab(b)
-		g.proc.waitLog(b, `"msg":"session established"`)
+		g.proc.WaitLog(b, `"msg":"session established"`, 20*time.Second)
 		established := time.Since(g.started)
 		g.wait(true, 60*time.Second)
 		announced := time.Since(g.started)

@@ -1,17 +1,14 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,10 +93,10 @@ func e2eChild(t *testing.T) {
 	})
 
 	data := t.TempDir()
-	srv := startProc(t, "serve", exec.Command(serveBin, "serve", "--data", data,
+	srv := lab.StartProc(t, "serve", exec.Command(serveBin, "serve", "--data", data,
 		"--api-listen", e2eAPI, "--enroll-listen", e2eMgmtOOB+":8080",
 		"--tunnel-prefix", "10.53.0.0/24", "--hub-listen", e2eHubDNS, "--log-level", "debug"))
-	srv.waitLog(t, `"msg":"server running"`, 20*time.Second)
+	srv.WaitLog(t, `"msg":"server running"`, 20*time.Second)
 	tok, err := os.ReadFile(filepath.Join(data, OperatorToken))
 	if err != nil {
 		t.Fatal(err)
@@ -134,11 +131,11 @@ func e2eChild(t *testing.T) {
 
 	start := time.Now()
 	state := t.TempDir()
-	n := startProc(t, "node", nodeNS.Command(context.Background(), nodeBin, "run", "--seed", seedFile, "--state", state, "--network=manage", "--log-level", "debug"))
-	n.waitLog(t, `"msg":"enrolled"`, 20*time.Second)
-	n.waitLog(t, `"msg":"tunnel up"`, 10*time.Second)
-	n.waitLog(t, `"msg":"config accepted"`, 20*time.Second)
-	n.waitLog(t, `"msg":"node running"`, 20*time.Second)
+	n := lab.StartProc(t, "node", nodeNS.Command(context.Background(), nodeBin, "run", "--seed", seedFile, "--state", state, "--network=manage", "--log-level", "debug"))
+	n.WaitLog(t, `"msg":"enrolled"`, 20*time.Second)
+	n.WaitLog(t, `"msg":"tunnel up"`, 10*time.Second)
+	n.WaitLog(t, `"msg":"config accepted"`, 20*time.Second)
+	n.WaitLog(t, `"msg":"node running"`, 20*time.Second)
 	t.Logf("node running %v after start", time.Since(start).Round(time.Millisecond))
 
 	// The customer's zone, from NSD through the hub, on the anycast address.
@@ -189,14 +186,14 @@ func e2eChild(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			b, _ := json.MarshalIndent(st, "", "  ")
-			t.Fatalf("node not live on the NOC:\n%s\nnode log:\n%s", b, n.logs())
+			t.Fatalf("node not live on the NOC:\n%s\nnode log:\n%s", b, n.Logs())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	chromiumCheck(t, "http://"+e2eAPI+"/", os.Getenv(envArtDir))
 
-	n.stop(t)
-	srv.stop(t)
+	n.Stop(t)
+	srv.Stop(t)
 }
 
 // waitSOA polls the node's anycast address until zone answers with serial.
@@ -244,14 +241,14 @@ func chromiumCheck(t *testing.T, url, artifacts string) {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("chromium %v: %v\n%s", args, err, tail(stderr.String(), 2000))
+			t.Fatalf("chromium %v: %v\n%s", args, err, lab.Tail(stderr.String(), 2000))
 		}
 		return out
 	}
 	dom := string(run("--dump-dom", url))
 	for _, want := range []string{`id="node-alban"`, `data-state="live"`, "Scotland, Edinburgh"} {
 		if !strings.Contains(dom, want) {
-			t.Fatalf("NOC page in Chromium lacks %s:\n%s", want, tail(dom, 4000))
+			t.Fatalf("NOC page in Chromium lacks %s:\n%s", want, lab.Tail(dom, 4000))
 		}
 	}
 	if artifacts == "" {
@@ -263,92 +260,4 @@ func chromiumCheck(t *testing.T, url, artifacts string) {
 		t.Fatalf("no screenshot: %v", err)
 	}
 	t.Logf("NOC screenshot: %s", shot)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-// proc is a process under test whose stderr is collected.
-type proc struct {
-	name  string
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []string
-	done  chan struct{}
-}
-
-func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
-	t.Helper()
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(p.done)
-		s := bufio.NewScanner(stderr)
-		s.Buffer(make([]byte, 1<<20), 1<<20)
-		for s.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, s.Text())
-			p.mu.Unlock()
-		}
-		io.Copy(io.Discard, stderr)
-		cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, tail(p.logs(), 20000))
-		}
-	})
-	return p
-}
-
-func (p *proc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.lines, "\n")
-}
-
-func (p *proc) waitLog(t *testing.T, substr string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !strings.Contains(p.logs(), substr) {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited while waiting for %s:\n%s", p.name, substr, tail(p.logs(), 20000))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no %s after %v:\n%s", p.name, substr, within, tail(p.logs(), 20000))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("%s did not stop on SIGTERM", p.name)
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("%s exited %d:\n%s", p.name, code, tail(p.logs(), 5000))
-	}
 }

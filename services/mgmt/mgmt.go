@@ -25,9 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,6 +34,7 @@ import (
 	"time"
 
 	"github.com/goleudy/goleudy/provision/api"
+	"github.com/goleudy/goleudy/provision/config"
 	"github.com/goleudy/goleudy/provision/envelope"
 	"github.com/goleudy/goleudy/services/statedir"
 	"github.com/goleudy/goleudy/services/tunnel"
@@ -71,6 +70,16 @@ type Options struct {
 	HeartbeatEvery time.Duration
 	Facts          api.Facts
 	Log            *slog.Logger
+	// Identity is the node's ed25519 identity (services/identity, which
+	// may keep it in a TPM). Nil: identity.key in StateDir.
+	Identity ed25519.PrivateKey
+	// WireGuard is the node's WireGuard key. Zero: wireguard.key in
+	// StateDir, made at first start.
+	WireGuard tunnel.Key
+	// RevertAfter is how long a management change from a config may go
+	// without one successful poll before the agent goes back to the
+	// settings that last worked; default 2 minutes.
+	RevertAfter time.Duration
 }
 
 // Agent is the management agent. It is a supervisor.Service.
@@ -81,12 +90,17 @@ type Agent struct {
 	wg       tunnel.Key
 	server   ed25519.PublicKey
 
-	mu     sync.Mutex
-	enr    *api.Enrollment
-	tun    *tunnel.Tunnel
-	etag   string
-	cfgErr string
-	kick   chan struct{}
+	mu       sync.Mutex
+	enr      *api.Enrollment
+	tun      *tunnel.Tunnel
+	etag     string
+	cfgErr   string
+	kick     chan struct{}
+	wake     chan struct{} // closed and replaced by NetworkChanged
+	override *config.Management
+	link     link   // what the running tunnel was built from
+	worked   *link  // the last link a poll succeeded over
+	restart  func() // ends the running link so Run builds it again
 }
 
 // LoadSeed reads a seed file strictly; errors name the field.
@@ -153,7 +167,10 @@ func New(o Options) (*Agent, error) {
 	if o.OnConfig == nil || o.Heartbeat == nil {
 		return nil, errors.New("mgmt: OnConfig and Heartbeat are required")
 	}
-	a := &Agent{o: o, log: o.Log, kick: make(chan struct{}, 1)}
+	if o.RevertAfter <= 0 {
+		o.RevertAfter = 2 * time.Minute
+	}
+	a := &Agent{o: o, log: o.Log, kick: make(chan struct{}, 1), wake: make(chan struct{})}
 	sk, err := base64.StdEncoding.DecodeString(o.Seed.ServerKey)
 	if err != nil || len(sk) != ed25519.PublicKeySize {
 		return nil, errors.New("mgmt: seed server_key is not a base64 ed25519 public key")
@@ -162,18 +179,22 @@ func New(o Options) (*Agent, error) {
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("mgmt: %w", err)
 	}
-	prefix := filepath.Join(o.StateDir, IdentityKey)
-	if _, err := os.Stat(prefix + ".key"); errors.Is(err, os.ErrNotExist) {
-		if _, err := envelope.NewKeyPair(prefix); err != nil {
+	if a.identity = o.Identity; a.identity == nil {
+		prefix := filepath.Join(o.StateDir, IdentityKey)
+		if _, err := os.Stat(prefix + ".key"); errors.Is(err, os.ErrNotExist) {
+			if _, err := envelope.NewKeyPair(prefix); err != nil {
+				return nil, fmt.Errorf("mgmt: identity: %w", err)
+			}
+			o.Log.Info("identity key created", "file", prefix+".key")
+		}
+		if a.identity, err = envelope.LoadPrivateKey(prefix + ".key"); err != nil {
 			return nil, fmt.Errorf("mgmt: identity: %w", err)
 		}
-		o.Log.Info("identity key created", "file", prefix+".key")
 	}
-	if a.identity, err = envelope.LoadPrivateKey(prefix + ".key"); err != nil {
-		return nil, fmt.Errorf("mgmt: identity: %w", err)
-	}
-	if a.wg, err = tunnel.LoadOrCreateKey(filepath.Join(o.StateDir, WireGuardKey)); err != nil {
-		return nil, fmt.Errorf("mgmt: %w", err)
+	if a.wg = o.WireGuard; a.wg.IsZero() {
+		if a.wg, err = tunnel.LoadOrCreateKey(filepath.Join(o.StateDir, WireGuardKey)); err != nil {
+			return nil, fmt.Errorf("mgmt: %w", err)
+		}
 	}
 	if data, err := os.ReadFile(filepath.Join(o.StateDir, EnrollmentFile)); err == nil {
 		e, err := a.verifyEnrollment(data)
@@ -217,25 +238,57 @@ func (a *Agent) SetConfigError(err error) {
 }
 
 // Run enrolls if needed, brings the tunnel up, and pulls configs and sends
-// heartbeats until ctx ends; the tunnel goes down with it.
+// heartbeats until ctx ends; the tunnel goes down with it. When a config
+// changes the management settings, the tunnel is rebuilt with them.
 func (a *Agent) Run(ctx context.Context) error {
 	e, err := a.enrolled(ctx)
 	if err != nil {
 		return err
 	}
-	t, err := a.tunnelUp(e)
+	for ctx.Err() == nil {
+		if err := a.runLink(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runLink runs one tunnel, built from the enrollment and the config's
+// management settings, until ctx ends or Apply asks for a new one.
+func (a *Agent) runLink(ctx context.Context, e *api.Enrollment) error {
+	a.mu.Lock()
+	l, err := a.want(e)
+	a.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	defer func() {
+	t, err := a.tunnelUp(l)
+	if err != nil {
 		a.mu.Lock()
-		a.tun = nil
+		bad := a.override != nil
+		a.override = nil
+		a.mu.Unlock()
+		if !bad {
+			return err
+		}
+		a.log.Error("tunnel from the config's management settings would not come up; using the enrollment's", "err", err)
+		return nil
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	a.mu.Lock()
+	a.link, a.restart = l, cancel
+	a.mu.Unlock()
+	defer func() {
+		cancel()
+		a.mu.Lock()
+		a.tun, a.restart = nil, nil
 		a.mu.Unlock()
 		t.Close()
 	}()
 	var wg sync.WaitGroup
-	wg.Go(func() { a.pull(ctx, e) })
-	wg.Go(func() { a.beat(ctx, e) })
+	wg.Go(func() { a.pull(lctx, l) })
+	wg.Go(func() { a.beat(lctx, l) })
+	wg.Go(func() { a.guard(lctx, l) })
 	wg.Wait()
 	return nil
 }
@@ -259,7 +312,7 @@ func (a *Agent) enrolled(ctx context.Context) (*api.Enrollment, error) {
 			return e, nil
 		}
 		a.log.Error("enrollment failed; trying again", "url", a.o.Seed.EnrollURL, "err", err, "in", wait)
-		if !sleep(ctx, wait) {
+		if !a.sleep(ctx, wait) {
 			return nil, ctx.Err()
 		}
 		wait = backoff(wait)
@@ -343,38 +396,17 @@ func (a *Agent) verifyEnrollment(data []byte) (*api.Enrollment, error) {
 	return &e, nil
 }
 
-func (a *Agent) tunnelUp(e *api.Enrollment) (*tunnel.Tunnel, error) {
-	addr, err := netip.ParsePrefix(e.Tunnel.Address)
+func (a *Agent) tunnelUp(l link) (*tunnel.Tunnel, error) {
+	peer, err := l.peer()
 	if err != nil {
-		return nil, fmt.Errorf("mgmt: tunnel address: %w", err)
-	}
-	server, err := tunnel.ParseKey(e.Tunnel.ServerPublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("mgmt: server key: %w", err)
-	}
-	ua, err := net.ResolveUDPAddr("udp", e.Tunnel.Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("mgmt: tunnel endpoint: %w", err)
-	}
-	var allowed []netip.Prefix
-	for _, s := range e.Tunnel.AllowedIPs {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("mgmt: allowed IPs: %w", err)
-		}
-		allowed = append(allowed, p)
+		return nil, err
 	}
 	t, err := tunnel.Up(tunnel.Config{
 		Name:       a.o.Interface,
 		PrivateKey: a.wg,
-		Address:    addr,
-		Peers: []tunnel.Peer{{
-			// Unmapped: ResolveUDPAddr gives IPv4 in its 16-byte form,
-			// which wireguard-go would send from its IPv6 socket.
-			PublicKey: server, Endpoint: netip.AddrPortFrom(ua.AddrPort().Addr().Unmap(), ua.AddrPort().Port()), AllowedIPs: allowed,
-			Keepalive: time.Duration(max(e.Tunnel.Keepalive, 1)) * time.Second,
-		}},
-		Log: a.log.With("part", "tunnel"),
+		Address:    l.address,
+		Peers:      []tunnel.Peer{peer},
+		Log:        a.log.With("part", "tunnel"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mgmt: %w", err)
@@ -382,28 +414,31 @@ func (a *Agent) tunnelUp(e *api.Enrollment) (*tunnel.Tunnel, error) {
 	a.mu.Lock()
 	a.tun = t
 	a.mu.Unlock()
-	a.log.Info("tunnel up", "interface", t.Name(), "address", addr, "endpoint", ua.String())
+	a.log.Info("tunnel up", "interface", t.Name(), "address", l.address, "endpoint", peer.Endpoint.String())
 	return t, nil
 }
 
 // pull long-polls the config URL and offers each new config.
-func (a *Agent) pull(ctx context.Context, e *api.Enrollment) {
+func (a *Agent) pull(ctx context.Context, l link) {
 	hc := &http.Client{Timeout: PollWait + 15*time.Second}
 	wait := time.Second
 	for ctx.Err() == nil {
-		changed, err := a.pollOnce(ctx, hc, e.ConfigURL)
+		changed, err := a.pollOnce(ctx, hc, l.configURL)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			a.log.Warn("config pull failed; serving the last good config", "err", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
+			if !a.sleep(ctx, wait) {
 				return
 			}
 			wait = backoff(wait)
 			continue
 		}
 		wait = time.Second
+		a.mu.Lock()
+		a.worked = &l
+		a.mu.Unlock()
 		if changed {
 			a.Beat()
 		}
@@ -452,7 +487,7 @@ func (a *Agent) pollOnce(ctx context.Context, hc *http.Client, url string) (bool
 }
 
 // beat sends heartbeats every HeartbeatEvery, and at once when kicked.
-func (a *Agent) beat(ctx context.Context, e *api.Enrollment) {
+func (a *Agent) beat(ctx context.Context, l link) {
 	hc := &http.Client{Timeout: 10 * time.Second}
 	t := time.NewTicker(a.o.HeartbeatEvery)
 	defer t.Stop()
@@ -464,7 +499,7 @@ func (a *Agent) beat(ctx context.Context, e *api.Enrollment) {
 			hb.ConfigError = a.cfgErr
 		}
 		a.mu.Unlock()
-		if err := send(ctx, hc, e.Heartbeat, hb); err != nil && ctx.Err() == nil {
+		if err := send(ctx, hc, l.heartbeatURL, hb); err != nil && ctx.Err() == nil {
 			a.log.Debug("heartbeat failed", "err", err)
 		}
 		select {
@@ -495,17 +530,6 @@ func send(ctx context.Context, hc *http.Client, url string, hb api.Heartbeat) er
 		return fmt.Errorf("server said %s", resp.Status)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // backoff doubles d with jitter, up to MaxBackoff.
