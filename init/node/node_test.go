@@ -165,6 +165,19 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%q: err = %v (exit %d), want exit %d", args, err, ExitCode(err), ExitUsage)
 		}
 	}
+	for _, args := range [][]string{
+		{"run", "--seed", "s.json", "--state", "y", "--network=none"},
+		{"run", "--config", "x", "--state", "y", "--unsigned", "--dhcp-timeout", "0s"},
+	} {
+		err := Main(context.Background(), "test", args, &bytes.Buffer{}, &bytes.Buffer{})
+		if ExitCode(err) != ExitUsage {
+			t.Errorf("%q: err = %v (exit %d), want exit %d", args, err, ExitCode(err), ExitUsage)
+		}
+	}
+	// The command contract: --network=manage works with a config alone.
+	if _, err := parseRun([]string{"--config", "x", "--state", "y", "--unsigned", "--network=manage"}, &bytes.Buffer{}); err != nil {
+		t.Errorf("manage with --config: %v", err)
+	}
 	var out bytes.Buffer
 	if err := Main(context.Background(), "v1.2.3", []string{"version"}, &out, &bytes.Buffer{}); err != nil || out.String() != "v1.2.3\n" {
 		t.Errorf("version: %q, %v", out.String(), err)

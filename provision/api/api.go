@@ -198,6 +198,18 @@ type Heartbeat struct {
 	Zones        []ZoneSerial  `json:"zones,omitempty"`
 	BGP          []BGPSession  `json:"bgp,omitempty"`
 	Services     []ServiceInfo `json:"services,omitempty"`
+	// OOB is the node's addresses on its OOB port, and where they came
+	// from ("dhcp4", "static", "slaac", "dhcp6").
+	OOB []OOBAddress `json:"oob,omitempty"`
+	// Clock says whether the node's clock is synced (SNTP) or only above
+	// its persisted floor.
+	Clock string `json:"clock,omitempty"`
+}
+
+// OOBAddress is one address on a node's OOB port.
+type OOBAddress struct {
+	Address string `json:"address"` // CIDR
+	Source  string `json:"source"`
 }
 
 // ZoneSerial is one zone's serial at the node.

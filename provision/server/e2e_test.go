@@ -57,7 +57,9 @@ func TestEndToEnd(t *testing.T) {
 	serve := lab.Build(t, "./tools/goleudy", "goleudy")
 	node := lab.Build(t, "./init", "goleudy-node")
 	mgmtNS, nodeNS := lab.NewNetns(t), lab.NewNetns(t)
-	lab.Veth(t, mgmtNS, nodeNS, []string{e2eMgmtOOB + "/24"}, []string{e2eNodeOOB + "/24"})
+	// The node addresses its own OOB port, from its seed's static
+	// settings: this lab has no DHCP server (init/system_test.go has).
+	lab.Veth(t, mgmtNS, nodeNS, []string{e2eMgmtOOB + "/24"}, nil)
 	if err := nodeNS.IP("addr", "add", e2eAnycast+"/32", "dev", "lo"); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +125,7 @@ func e2eChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nn.Seed.OOB = &api.StaticOOB{Address4: e2eNodeOOB + "/24"}
 	seed, _ := json.Marshal(nn.Seed)
 	seedFile := filepath.Join(t.TempDir(), "seed.json")
 	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
@@ -131,7 +134,7 @@ func e2eChild(t *testing.T) {
 
 	start := time.Now()
 	state := t.TempDir()
-	n := lab.StartProc(t, "node", nodeNS.Command(context.Background(), nodeBin, "run", "--seed", seedFile, "--state", state, "--network=manage", "--log-level", "debug"))
+	n := lab.StartProc(t, "node", nodeNS.Command(context.Background(), nodeBin, "run", "--seed", seedFile, "--state", state, "--network=manage", "--oob", "veth-b", "--dhcp-timeout", "100ms", "--log-level", "debug"))
 	n.WaitLog(t, `"msg":"enrolled"`, 20*time.Second)
 	n.WaitLog(t, `"msg":"tunnel up"`, 10*time.Second)
 	n.WaitLog(t, `"msg":"config accepted"`, 20*time.Second)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/goleudy/goleudy/services/clock"
-	"github.com/goleudy/goleudy/services/info/listeners"
+	"github.com/goleudy/goleudy/services/listeners"
 	"github.com/goleudy/goleudy/services/logring"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/goleudy/goleudy/provision/api"
 	"github.com/goleudy/goleudy/services/clock/clocktest"
-	"github.com/goleudy/goleudy/services/info/listeners"
+	"github.com/goleudy/goleudy/services/listeners"
 	"github.com/goleudy/goleudy/services/logring"
 	"github.com/goleudy/goleudy/services/supervisor"
 )

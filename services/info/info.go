@@ -51,7 +51,7 @@ import (
 	"time"
 
 	"github.com/goleudy/goleudy/provision/config"
-	"github.com/goleudy/goleudy/services/info/listeners"
+	"github.com/goleudy/goleudy/services/listeners"
 )
 
 // Document is the body of GET /.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/goleudy/goleudy/provision/config"
-	"github.com/goleudy/goleudy/services/info/listeners"
+	"github.com/goleudy/goleudy/services/listeners"
 	"github.com/goleudy/goleudy/services/supervisor"
 )
 

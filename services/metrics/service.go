@@ -31,7 +31,7 @@ import (
 	"net/netip"
 	"sync"
 
-	"github.com/goleudy/goleudy/services/info/listeners"
+	"github.com/goleudy/goleudy/services/listeners"
 )
 
 // Options configure a Service.

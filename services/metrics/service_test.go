@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goleudy/goleudy/services/info/listeners"
+	"github.com/goleudy/goleudy/services/listeners"
 	"github.com/goleudy/goleudy/services/supervisor"
 )
 

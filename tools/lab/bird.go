@@ -40,6 +40,10 @@ type BIRDPeer struct {
 type BIRDConfig struct {
 	RouterID netip.Addr
 	Peers    []BIRDPeer
+	// Kernel installs the routes BIRD learns in its namespace's kernel
+	// table, so the namespace forwards traffic for them (a router
+	// between clients and the anycast node).
+	Kernel bool
 }
 
 // BIRD is a running BIRD in a namespace.
@@ -61,7 +65,9 @@ var birdTemplate = template.Must(template.New("bird").Funcs(template.FuncMap{
 }).Parse(`log "{{.Log}}" all;
 router id {{.C.RouterID}};
 protocol device {}
-{{range .C.Peers}}{{if .Offer}}
+{{if .C.Kernel}}protocol kernel { ipv4 { export all; }; }
+protocol kernel { ipv6 { export all; }; }
+{{end}}{{range .C.Peers}}{{if .Offer}}
 protocol static offer_{{.Name}} {
 	{{afi .Neighbor}};
 {{range offered .Neighbor .Offer}}	route {{.}} unreachable;

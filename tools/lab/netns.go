@@ -100,6 +100,15 @@ func (n *Netns) Do(f func() error) error {
 func Veth(tb testing.TB, a, b *Netns, aAddrs, bAddrs []string) (aIf, bIf string) {
 	tb.Helper()
 	aIf, bIf = "veth-a", "veth-b"
+	VethNamed(tb, a, b, aIf, bIf, aAddrs, bAddrs)
+	return aIf, bIf
+}
+
+// VethNamed is Veth with the ends named aIf (in a) and bIf (in b), for
+// labs with several links per namespace, or ports named like a real
+// board's (enp1s0).
+func VethNamed(tb testing.TB, a, b *Netns, aIf, bIf string, aAddrs, bAddrs []string) {
+	tb.Helper()
 	if err := a.IP("link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", b.Name); err != nil {
 		tb.Fatalf("lab: %v", err)
 	}
@@ -121,7 +130,6 @@ func Veth(tb testing.TB, a, b *Netns, aAddrs, bAddrs []string) (aIf, bIf string)
 			tb.Fatalf("lab: %v", err)
 		}
 	}
-	return aIf, bIf
 }
 
 // EnvNetns is set in a test binary that ExecTest re-ran inside a namespace.

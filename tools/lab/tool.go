@@ -30,6 +30,7 @@ var (
 	ToolBirdc        = Tool{"birdc", "bird2"}
 	ToolNft          = Tool{"nft", "nftables"}
 	ToolChromium     = Tool{"chromium", "chromium"}
+	ToolCurl         = Tool{"curl", "curl"}
 )
 
 // Path finds the program. Daemons live in /usr/sbin, which an ordinary

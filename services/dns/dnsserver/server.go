@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/goleudy/goleudy/services/listeners"
 )
 
 // Backend answers queries from zone data.
@@ -160,7 +162,7 @@ func (s *Server) Run(ctx context.Context) error {
 // listen binds addr over UDP and TCP. With port 0, TCP takes the port UDP
 // got; if another socket holds that TCP port, it tries another.
 func listen(ctx context.Context, addr string) (*net.UDPConn, *net.TCPListener, error) {
-	lc := net.ListenConfig{Control: freebind}
+	lc := net.ListenConfig{Control: listeners.Freebind}
 	_, port, _ := net.SplitHostPort(addr)
 	for try := 1; ; try++ {
 		pc, err := lc.ListenPacket(ctx, "udp", addr)

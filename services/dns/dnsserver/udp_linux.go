@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -137,24 +136,4 @@ func (c *mmsgConn) namelen(i int, ap netip.AddrPort) {
 	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ap.Addr().As16()}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], ap.Port())
 	h.Namelen = unix.SizeofSockaddrInet6
-}
-
-// freebind lets a listener bind an address the host does not hold yet: the
-// tunnel address before the tunnel is up, or an anycast address before it
-// is put on the loopback. The socket serves as soon as the address exists.
-func freebind(network, address string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
-		if serr == nil && strings.HasSuffix(network, "6") {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_FREEBIND, 1)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("freebind: %w", serr)
-	}
-	return nil
 }

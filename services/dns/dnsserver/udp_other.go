@@ -4,7 +4,6 @@ package dnsserver
 
 import (
 	"net"
-	"syscall"
 )
 
 // plainConn reads and writes one datagram at a time where recvmmsg and
@@ -28,5 +27,3 @@ func (p plainConn) writeBatch(out []datagram) (int, error) {
 	}
 	return 1, nil
 }
-
-func freebind(network, address string, c syscall.RawConn) error { return nil }

@@ -266,7 +266,7 @@ func (s *Set) syncLocked() error {
 
 // bind listens on ap and starts serving it.
 func (s *Set) bind(ap netip.AddrPort) (*binding, error) {
-	lc := net.ListenConfig{Control: freebind}
+	lc := net.ListenConfig{Control: Freebind}
 	ln, err := lc.Listen(context.Background(), "tcp", ap.String())
 	if err != nil {
 		return nil, s.errorf("%w", err) // names the address: "listen tcp ADDR: bind: ..."

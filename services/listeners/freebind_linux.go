@@ -8,11 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// freebind lets a listener bind an address the host does not hold yet: the
+// Freebind lets a listener bind an address the host does not hold yet: the
 // tunnel address before the tunnel is up, or an anycast address before it
 // is put on the loopback. The socket serves as soon as the address exists.
-// It is the same option services/dns/dnsserver sets on its sockets.
-func freebind(network, address string, c syscall.RawConn) error {
+// services/dns/dnsserver sets it on its sockets too.
+func Freebind(network, address string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)

@@ -1,0 +1,223 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goleudy/goleudy/services/clock/clocktest"
+)
+
+// nodeImage is a node's disk as the image builder lays it out: a FAT boot
+// partition, a data partition (here with no filesystem yet), and one more
+// partition that is found by its filesystem label alone.
+func nodeImage(t *testing.T) (string, []imagePart) {
+	image := filepath.Join(t.TempDir(), "disk.img")
+	parts := buildImage(t, image, []partSpec{
+		{name: "GOLEUDY-BOOT", size: 40 << 20, content: fat32WithSeed("GOLEUDY-BOOT", "seed.json")},
+		{name: "GOLEUDY-DATA", size: 32 << 20, content: garbage},
+		{name: "", size: 16 << 20, content: ext4Labelled("OTHER")},
+	})
+	return image, parts
+}
+
+func TestImageGPT(t *testing.T) {
+	_, parts := nodeImage(t)
+	want := []imagePart{
+		{1, "GOLEUDY-BOOT", 1 << 20, 40 << 20},
+		{2, "GOLEUDY-DATA", 41 << 20, 32 << 20},
+		{3, "", 73 << 20, 16 << 20},
+	}
+	if fmt.Sprint(parts) != fmt.Sprint(want) {
+		t.Errorf("GPT read back = %v, want %v", parts, want)
+	}
+}
+
+func TestDisksFind(t *testing.T) {
+	image, parts := nodeImage(t)
+	sys := newFakeSys(t, "vdb")
+	sys.addImage(t, image, parts, extract(t, image))
+	sys.add(t, "loop0", 0) // a loop device with nothing attached
+	sys.add(t, "sr0", 1<<20)
+
+	devs, err := sys.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range devs {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"sr0", // no device node: listed, nothing probed
+		"vdb",
+		`vdb1 partlabel="GOLEUDY-BOOT" vfat label="GOLEUDY-BOO"`,
+		`vdb2 partlabel="GOLEUDY-DATA"`,
+		`vdb3 ext4 label="OTHER"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("List:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	for _, tc := range []struct{ label, want string }{
+		{"GOLEUDY-DATA", "vdb2"},
+		{"goleudy-boot", "vdb1"}, // labels compare without case, as FAT's do
+		{"OTHER", "vdb3"},        // no partition name: the filesystem label
+		{"GOLEUDY-BOO", "vdb1"},  // the FAT label itself
+	} {
+		found, err := sys.Find(tc.label)
+		if err != nil {
+			t.Errorf("Find(%q): %v", tc.label, err)
+			continue
+		}
+		if len(found) != 1 || found[0].Name != tc.want || found[0].Path != filepath.Join(sys.Dev, tc.want) {
+			t.Errorf("Find(%q) = %v, want %s", tc.label, found, tc.want)
+		}
+	}
+	d, _ := sys.Find("GOLEUDY-DATA")
+	if !d[0].Partition || d[0].Size != 32<<20 {
+		t.Errorf("data partition = %+v", d[0])
+	}
+
+	_, err = sys.Find("NOPE")
+	if !errors.Is(err, ErrNoDevice) || !strings.Contains(err.Error(), `"NOPE" (seen: sr0; vdb; vdb1 partlabel="GOLEUDY-BOOT"`) {
+		t.Errorf("Find(NOPE) = %v", err)
+	}
+	if _, err := sys.Find(""); err == nil {
+		t.Error("empty label found something")
+	}
+	if _, err := (Disks{Sys: t.TempDir()}).List(); err == nil || !strings.Contains(err.Error(), "list block devices") {
+		t.Errorf("no sysfs: %v", err)
+	}
+}
+
+// TestDisksFindPrefersPartitionName: a stray disk whose filesystem has the
+// label comes after the partition whose GPT name is the label.
+func TestDisksFindPrefersPartitionName(t *testing.T) {
+	image, parts := nodeImage(t)
+	sys := newFakeSys(t, "vdb")
+	sys.addImage(t, image, parts, extract(t, image))
+	stray := filepath.Join(sys.Dev, "sda")
+	os.WriteFile(stray, nil, 0o600)
+	os.Truncate(stray, 8<<20)
+	if err := FormatExt4(stray, "GOLEUDY-DATA"); err != nil {
+		t.Fatal(err)
+	}
+	sys.add(t, "sda", 8<<20, "DEVTYPE=disk")
+	found, err := sys.Find("GOLEUDY-DATA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 2 || found[0].Name != "vdb2" || found[1].Name != "sda" {
+		t.Errorf("found %v, want vdb2 then sda", found)
+	}
+}
+
+// TestDisksWait: the data partition shows up in sysfs a while after boot
+// starts, as USB and MMC storage does.
+func TestDisksWait(t *testing.T) {
+	image, parts := nodeImage(t)
+	sys := newFakeSys(t, "vdb")
+	clk := clocktest.NewFake(time.Unix(0, 0))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type result struct {
+		found []BlockDevice
+		err   error
+	}
+	done := make(chan result)
+	go func() {
+		f, err := sys.Wait(ctx, clk, "GOLEUDY-DATA", 5*time.Second)
+		done <- result{f, err}
+	}()
+	for range 3 {
+		if err := clk.BlockUntil(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(pollInterval)
+	}
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	sys.addImage(t, image, parts, extract(t, image))
+	clk.Advance(pollInterval)
+	r := <-done
+	if r.err != nil || r.found[0].Name != "vdb2" {
+		t.Fatalf("Wait = %v, %v", r.found, r.err)
+	}
+
+	// Nothing appears: Wait gives up when the time is up.
+	go func() {
+		f, err := sys.Wait(ctx, clk, "NOPE", time.Second)
+		done <- result{f, err}
+	}()
+	for range 10 {
+		if err := clk.BlockUntil(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(pollInterval)
+	}
+	if r := <-done; !errors.Is(r.err, ErrNoDevice) {
+		t.Errorf("Wait for nothing = %v", r.err)
+	}
+
+	// A cancelled context ends the wait.
+	cctx, ccancel := context.WithCancel(ctx)
+	go func() {
+		f, err := sys.Wait(cctx, clk, "NOPE", time.Hour)
+		done <- result{f, err}
+	}()
+	clk.BlockUntil(ctx, 1)
+	ccancel()
+	if r := <-done; !errors.Is(r.err, context.Canceled) || !errors.Is(r.err, ErrNoDevice) {
+		t.Errorf("cancelled Wait = %v", r.err)
+	}
+}
+
+// TestDisksRealSysfs finds a loop device by its filesystem label through
+// the real /sys/class/block and /dev.
+func TestDisksRealSysfs(t *testing.T) {
+	requireRoot(t)
+	img := sizedFile(t, 16<<20)
+	label := fmt.Sprintf("GLD-%d", os.Getpid()%1000000)
+	if err := FormatExt4(img, label); err != nil {
+		t.Fatal(err)
+	}
+	dev, ok := attachLoop(t, img, 0, 16<<20)
+	if !ok {
+		return
+	}
+	found, err := Disks{}.Find(label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].Path != dev || found[0].FS.Type != "ext4" || found[0].Size != 16<<20 {
+		t.Errorf("found %+v, want %s", found, dev)
+	}
+}
+
+func TestParseUevent(t *testing.T) {
+	ev := ParseUevent("MAJOR=259\nMINOR=1\nDEVNAME=nvme0n1p1\nDEVTYPE=partition\nPARTN=1\nPARTNAME=GOLEUDY=BOOT\nnonsense\n=x\n")
+	want := map[string]string{"MAJOR": "259", "MINOR": "1", "DEVNAME": "nvme0n1p1", "DEVTYPE": "partition",
+		"PARTN": "1", "PARTNAME": "GOLEUDY=BOOT"}
+	if fmt.Sprint(ev) != fmt.Sprint(want) {
+		t.Errorf("ParseUevent = %v, want %v", ev, want)
+	}
+}
+
+func FuzzParseUevent(f *testing.F) {
+	f.Add("MAJOR=8\nDEVNAME=sda1\nPARTNAME=x\n")
+	f.Add("=\n==\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		for k, v := range ParseUevent(text) {
+			if k == "" || strings.ContainsAny(k, "=\n") || strings.Contains(v, "\n") {
+				t.Errorf("bad pair %q=%q", k, v)
+			}
+		}
+	})
+}
