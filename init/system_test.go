@@ -124,6 +124,10 @@ func systemChild(t *testing.T) {
 	l.startNode()
 	l.node.WaitLog(t, `"msg":"node ready"`, 60*time.Second)
 	t.Logf("FIGURE process start → ready, empty state, enrollment included: %v", time.Since(start).Round(time.Millisecond))
+	logs := l.node.Logs()
+	for _, step := range []string{`"proto":"dhcp4"`, `"msg":"enrolled"`, `"msg":"tunnel up"`, `"msg":"config accepted"`, `"msg":"node running"`, `"msg":"node ready"`} {
+		t.Logf("FIGURE   %-22s %v after the node's first log line", step, logGap(logs, step))
+	}
 	for _, want := range []string{`"proto":"dhcp4"`, `"msg":"enrolled"`, `"msg":"tunnel up"`, `"msg":"config accepted"`} {
 		if !strings.Contains(l.node.Logs(), want) {
 			t.Errorf("node log lacks %s", want)
@@ -555,6 +559,25 @@ func (l *sysLab) routing() {
 			l.t.Errorf("ip %s: want dev %s: %v %s", strings.Join(c.args, " "), c.dev, err, out)
 		}
 	}
+}
+
+// logGap is the time between the first log line and the first containing
+// substr, from the lines' own timestamps.
+func logGap(logs, substr string) time.Duration {
+	var first time.Time
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct{ Time time.Time }
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if first.IsZero() {
+			first = rec.Time
+		}
+		if strings.Contains(line, substr) {
+			return rec.Time.Sub(first).Round(time.Millisecond)
+		}
+	}
+	return -1
 }
 
 var addrRE = regexp.MustCompile(`inet (\d+\.\d+\.\d+\.\d+)/`)
