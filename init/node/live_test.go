@@ -78,3 +78,16 @@ func TestReadBoard(t *testing.T) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
+
+func TestSlotFromCmdline(t *testing.T) {
+	for cmdline, want := range map[string]string{
+		"console=ttyS0,115200 goleudy.slot=B quiet\n": "B",
+		"goleudy.slot=A":               "A",
+		"console=tty1 goleudy.slotx=B": "",
+		"":                             "",
+	} {
+		if got := slotFrom(cmdline); got != want {
+			t.Errorf("%q: %q, want %q", cmdline, got, want)
+		}
+	}
+}

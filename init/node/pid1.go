@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/goleudy/goleudy/init/boot"
@@ -34,6 +35,21 @@ const FatalDelay = 30 * time.Second
 type pid1 struct {
 	sys   *boot.System
 	board string
+	slot  string // A or B: goleudy.slot= on the kernel command line
+}
+
+// SlotParam is the kernel command-line parameter the bootloader sets to
+// the slot it booted.
+const SlotParam = "goleudy.slot"
+
+// slotFrom finds SlotParam in a kernel command line.
+func slotFrom(cmdline string) string {
+	for _, f := range strings.Fields(cmdline) {
+		if v, ok := strings.CutPrefix(f, SlotParam+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // readBoard reads BoardFile; a missing file is an empty board.
@@ -72,7 +88,9 @@ func runPID1(ctx context.Context, version string, stderr io.Writer) error {
 	if err != nil {
 		boot.Fatal(log, err, FatalDelay)
 	}
-	n.pid1 = &pid1{sys: sys, board: board.Name}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	n.pid1 = &pid1{sys: sys, board: board.Name, slot: slotFrom(string(cmdline))}
+	log.Info("booted", "board", board.Name, "slot", n.pid1.slot, "data", sys.DataDir(), "seed", sys.Seed())
 	n.o.State, n.o.Seed, n.o.OOB, n.o.IX = sys.DataDir(), sys.Seed(), board.OOB, board.IX
 	if n.o.Seed == "" {
 		sys.Power.Fatal(errors.New("no seed file on the boot partition: this image was not built for a node"), FatalDelay)

@@ -301,8 +301,12 @@ func (n *node) networkChanged(st netconf.Status) {
 	}
 }
 
-// netHeartbeat adds the OOB addresses and the clock to a heartbeat.
+// netHeartbeat adds the slot, the OOB addresses and the clock to a
+// heartbeat.
 func (n *node) netHeartbeat(hb *api.Heartbeat) {
+	if n.pid1 != nil {
+		hb.Slot = n.pid1.slot
+	}
 	if n.net != nil {
 		for _, a := range n.net.Status().OOB.Addresses {
 			hb.OOB = append(hb.OOB, api.OOBAddress{Address: a.Prefix.String(), Source: a.Source})
