@@ -11,6 +11,7 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
 
+	"github.com/goleudy/goleudy/image/disk"
 	"github.com/goleudy/goleudy/services/clock"
 )
 
@@ -22,6 +23,12 @@ import (
 // its state in RAM. Both are logged at error level, because the operator
 // must hear about them.
 //
+// The image builder leaves the data partition unformatted, with a marker
+// in its first 4 KiB (image/disk's DataMarker), so that the filesystem
+// fills whatever card or disk the image was flashed to and the image
+// stays small and reproducible. A partition with the marker is formatted
+// at first boot and logged as that, at info level: nothing was lost.
+//
 // Only corruption recreates: EINVAL, EUCLEAN and EBADMSG from mount(2)
 // are what ext4 says about a bad superblock, bad metadata and a bad
 // checksum. A missing ext4 driver (ENODEV), a busy device or an I/O error
@@ -30,7 +37,7 @@ import (
 
 // Data partition defaults.
 const (
-	DefaultDataLabel = "GOLEUDY-DATA"
+	DefaultDataLabel = disk.DataLabel
 	DefaultDataDir   = "/data"
 	// DefaultDeviceWait is how long boot waits for a labelled partition
 	// to appear before deciding there is none.
@@ -54,12 +61,14 @@ type Data struct {
 	Device     string // the partition's device node; "" on tmpfs
 	Persistent bool   // false: a tmpfs, lost at reboot
 	Recreated  bool   // the filesystem was recreated this boot: state was lost
+	FirstBoot  bool   // the partition had the image's marker and was formatted this boot
 }
 
 // MountData finds the data partition by label and mounts it as ext4 at
-// Dir, recreating the filesystem if it is missing or corrupt, or mounts a
-// tmpfs there if there is no partition or it cannot be used. It returns
-// an error only if not even the tmpfs can be mounted.
+// Dir, formatting it at first boot (the image's marker), recreating the
+// filesystem if it is missing or corrupt, or mounts a tmpfs there if
+// there is no partition or it cannot be used. It returns an error only
+// if not even the tmpfs can be mounted.
 func MountData(ctx context.Context, opts DataOptions) (Data, error) {
 	opts.defaults()
 	log := opts.Log.With("label", opts.Label, "dir", opts.Dir)
@@ -77,7 +86,15 @@ func MountData(ctx context.Context, opts DataOptions) (Data, error) {
 		log.Warn("more than one data partition; using the first", "candidates", fmt.Sprint(found))
 	}
 	d := Data{Dir: opts.Dir, Device: dev.Path, Persistent: true}
-	if !isExt(dev.FS.Type) {
+	switch {
+	case dev.FS.Type == Unformatted:
+		log.Info("first boot: formatting the data partition ext4", "size", dev.Size)
+		if err := FormatExt4(dev.Path, opts.Label); err != nil {
+			log.Error("data partition not formatted: node state lives in RAM and is lost at reboot", "err", err)
+			return mountDataTmpfs(opts.Dir)
+		}
+		d.FirstBoot = true
+	case !isExt(dev.FS.Type):
 		log.Error("DATA PARTITION HAS NO FILESYSTEM: creating ext4; anything on it is lost", "found", dev.FS.Type)
 		if err := FormatExt4(dev.Path, opts.Label); err != nil {
 			log.Error("data partition not recreated: node state lives in RAM and is lost at reboot", "err", err)
@@ -86,7 +103,7 @@ func MountData(ctx context.Context, opts DataOptions) (Data, error) {
 		d.Recreated = true
 	}
 	err = mountExt4(dev.Path, opts.Dir)
-	if err != nil && corrupt(err) && !d.Recreated {
+	if err != nil && corrupt(err) && !d.Recreated && !d.FirstBoot {
 		log.Error("DATA PARTITION DOES NOT MOUNT: recreating ext4; all node state on it is lost", "err", err)
 		if err := FormatExt4(dev.Path, opts.Label); err != nil {
 			log.Error("data partition not recreated: node state lives in RAM and is lost at reboot", "err", err)
@@ -99,7 +116,7 @@ func MountData(ctx context.Context, opts DataOptions) (Data, error) {
 		log.Error("DATA PARTITION NOT MOUNTED: node state lives in RAM and is lost at reboot", "err", err)
 		return mountDataTmpfs(opts.Dir)
 	}
-	log.Info("data partition mounted", "recreated", d.Recreated)
+	log.Info("data partition mounted", "recreated", d.Recreated, "first_boot", d.FirstBoot)
 	return d, nil
 }
 

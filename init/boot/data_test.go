@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goleudy/goleudy/image/disk"
 )
 
 // TestRecreateDataPartition is the recovery path on a disk image built as
@@ -215,4 +217,104 @@ func unmountT(t *testing.T, dir string) {
 	if err := unmount(dir); err != nil {
 		t.Fatalf("umount %s: %v", dir, err)
 	}
+}
+
+// TestMountDataFirstBoot boots twice from an MBR image as the image
+// builder makes it, through loop devices in a private mount namespace:
+// the first boot finds the data partition by its marker (an MBR has no
+// partition names), formats it and says so as a first boot, not as lost
+// state; the second finds ext4 and what the first wrote.
+func TestMountDataFirstBoot(t *testing.T) {
+	if !inChild(t) {
+		requireRoot(t)
+		image, parts := builtImage(t, disk.MBR)
+		sys := newFakeSys(t, "mmcblk0p")
+		ok := true
+		sys.addImage(t, image, parts, loopNode(t, image, &ok))
+		if !ok {
+			return
+		}
+		dir := t.TempDir()
+		runChild(t, privateNS, "BOOT_TEST_SYS="+sys.Sys, "BOOT_TEST_DEV="+sys.Dev, "BOOT_TEST_DIR="+dir)
+		dev, err := filepath.EvalSymlinks(filepath.Join(sys.Dev, "mmcblk0p4"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkExt4(t, dev, DefaultDataLabel)
+		// The boot partition was left alone.
+		if fs := probeFile(t, filepath.Join(sys.Dev, "mmcblk0p1")); fs.Type != "vfat" || fs.Label != "GOLEUDYBOOT" {
+			t.Errorf("boot partition after first boot: %+v", fs)
+		}
+		return
+	}
+	disks := Disks{Sys: childGetenv(t, "BOOT_TEST_SYS"), Dev: childGetenv(t, "BOOT_TEST_DEV")}
+	dir := filepath.Join(childGetenv(t, "BOOT_TEST_DIR"), "data")
+	ctx := context.Background()
+	log, lb := newLog(t)
+	opts := DataOptions{Dir: dir, Disks: disks, Wait: -1, Log: log}
+
+	d, err := MountData(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Persistent || !d.FirstBoot || d.Recreated || d.Device != filepath.Join(disks.Dev, "mmcblk0p4") {
+		t.Fatalf("first boot: %+v", d)
+	}
+	logs := lb.String()
+	if !strings.Contains(logs, `"msg":"first boot: formatting the data partition ext4"`) || !strings.Contains(logs, `"level":"INFO"`) {
+		t.Errorf("first boot not logged as such:\n%s", logs)
+	}
+	if strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, "HAS NO FILESYSTEM") {
+		t.Errorf("first boot logged as an error:\n%s", logs)
+	}
+	if fstype, _, _ := mountAt(t, dir); fstype != "ext4" {
+		t.Errorf("first boot mounted %q", fstype)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"serial":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unmountT(t, dir)
+
+	d, err = MountData(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Persistent || d.FirstBoot || d.Recreated {
+		t.Fatalf("second boot: %+v", d)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "state.json")); err != nil || string(b) != `{"serial":1}` {
+		t.Errorf("state after reboot: %q %v", b, err)
+	}
+	unmountT(t, dir)
+}
+
+// TestMountDataFirstBootFormatFails: a marked partition that cannot be
+// formatted (here: too small for ext4) leaves the node on a tmpfs, said
+// at error level.
+func TestMountDataFirstBootFormatFails(t *testing.T) {
+	if !inChild(t) {
+		requireRoot(t)
+		sys := newFakeSys(t, "vdc")
+		p := filepath.Join(sys.Dev, "vdc1")
+		if err := os.WriteFile(p, dataMarker(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sys.add(t, "vdc1", 4096, "DEVTYPE=partition", "PARTN=1")
+		runChild(t, privateNS, "BOOT_TEST_SYS="+sys.Sys, "BOOT_TEST_DEV="+sys.Dev, "BOOT_TEST_DIR="+t.TempDir())
+		return
+	}
+	disks := Disks{Sys: childGetenv(t, "BOOT_TEST_SYS"), Dev: childGetenv(t, "BOOT_TEST_DEV")}
+	dir := filepath.Join(childGetenv(t, "BOOT_TEST_DIR"), "data")
+	log, lb := newLog(t)
+	d, err := MountData(context.Background(), DataOptions{Dir: dir, Disks: disks, Wait: -1, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Persistent || d.FirstBoot {
+		t.Errorf("unformattable partition: %+v", d)
+	}
+	if !strings.Contains(lb.String(), "data partition not formatted: node state lives in RAM") {
+		t.Errorf("failure not logged:\n%s", lb)
+	}
+	unmountT(t, dir)
 }

@@ -20,7 +20,8 @@ import (
 // storage may enumerate in any order. The kernel has already parsed the
 // partition table and names each GPT partition in its uevent (PARTNAME),
 // so reading sysfs is enough; filesystem labels come from the superblock,
-// which also covers MBR disks and whole-disk filesystems.
+// which also covers MBR disks and whole-disk filesystems, and an
+// unformatted data partition is known by the image builder's marker.
 
 // ErrNoDevice is returned when no block device carries the label.
 var ErrNoDevice = errors.New("no block device with that label")
@@ -147,7 +148,7 @@ func (d Disks) Find(label string) ([]BlockDevice, error) {
 		switch {
 		case strings.EqualFold(b.PartName, label):
 			byPart = append(byPart, b)
-		case b.FS.Label != "" && strings.EqualFold(b.FS.Label, fsLabel(b.FS.Type, label)):
+		case fsLabelMatches(b.FS.Type, b.FS.Label, label):
 			byFS = append(byFS, b)
 		}
 	}
@@ -161,14 +162,28 @@ func (d Disks) Find(label string) ([]BlockDevice, error) {
 	return nil, fmt.Errorf("boot: %w %q (seen: %s)", ErrNoDevice, label, strings.Join(seen, "; "))
 }
 
-// fsLabel is label as a filesystem of type fstype can hold it. A FAT
-// label has at most 11 bytes, so GOLEUDY-BOOT is GOLEUDY-BOO on an MBR
-// disk, where there is no GPT partition name to find it by instead.
-func fsLabel(fstype, label string) string {
-	if fstype == "vfat" && len(label) > 11 {
-		return label[:11]
+// fsLabelMatches reports whether a filesystem of type fstype labelled
+// have is the one labelled want. A FAT label has at most 11 bytes, so on
+// an MBR disk, where there is no GPT partition name to go by, the image
+// builder labels GOLEUDY-BOOT's volume GOLEUDYBOOT and GOLEUDY-A's
+// GOLEUDY_A; a FAT volume labelled by truncation (GOLEUDY-BOO) matches
+// too.
+func fsLabelMatches(fstype, have, want string) bool {
+	if have == "" {
+		return false
 	}
-	return label
+	if fstype != "vfat" {
+		return strings.EqualFold(have, want)
+	}
+	for _, w := range []string{want, strings.ReplaceAll(want, "-", ""), strings.ReplaceAll(want, "-", "_")} {
+		if len(w) > 11 {
+			w = w[:11]
+		}
+		if strings.EqualFold(have, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // pollInterval is how often Wait looks again for a device that has not

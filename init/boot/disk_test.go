@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goleudy/goleudy/image/disk"
 	"github.com/goleudy/goleudy/services/clock/clocktest"
 )
 
@@ -220,4 +221,64 @@ func FuzzParseUevent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDisksFindBuiltImage finds every partition of images the image
+// builder makes: on GPT by partition name, on MBR, which has none, by the
+// FAT labels and the data marker.
+func TestDisksFindBuiltImage(t *testing.T) {
+	for _, table := range []disk.Table{disk.GPT, disk.MBR} {
+		t.Run(string(table), func(t *testing.T) {
+			image, parts := builtImage(t, table)
+			sys := newFakeSys(t, "mmcblk0p")
+			sys.addImage(t, image, parts, extract(t, image))
+			devs, err := sys.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range devs {
+				got = append(got, d.String())
+			}
+			want := []string{"mmcblk0p", `mmcblk0p1 vfat label="GOLEUDYBOOT"`, `mmcblk0p2 vfat label="GOLEUDY_A"`,
+				`mmcblk0p3 vfat label="GOLEUDY_B"`, `mmcblk0p4 unformatted label="GOLEUDY-DATA"`}
+			if table == disk.GPT {
+				want = []string{"mmcblk0p", `mmcblk0p1 partlabel="GOLEUDY-BOOT" vfat label="GOLEUDYBOOT"`,
+					`mmcblk0p2 partlabel="GOLEUDY-A" vfat label="GOLEUDY_A"`, `mmcblk0p3 partlabel="GOLEUDY-B" vfat label="GOLEUDY_B"`,
+					`mmcblk0p4 partlabel="GOLEUDY-DATA" unformatted label="GOLEUDY-DATA"`}
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("List:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			for label, want := range map[string]string{
+				DefaultBootLabel: "mmcblk0p1", "GOLEUDY-A": "mmcblk0p2", "GOLEUDY-B": "mmcblk0p3", DefaultDataLabel: "mmcblk0p4",
+			} {
+				found, err := sys.Find(label)
+				if err != nil || len(found) != 1 || found[0].Name != want {
+					t.Errorf("Find(%s) = %v, %v; want %s", label, found, err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestFSLabelMatches(t *testing.T) {
+	for _, tc := range []struct {
+		fstype, have, want string
+		ok                 bool
+	}{
+		{"vfat", "GOLEUDYBOOT", "GOLEUDY-BOOT", true},
+		{"vfat", "GOLEUDY-BOO", "GOLEUDY-BOOT", true},
+		{"vfat", "goleudy_a", "GOLEUDY-A", true},
+		{"vfat", "GOLEUDYA", "GOLEUDY-A", true},
+		{"vfat", "GOLEUDY_B", "GOLEUDY-A", false},
+		{"vfat", "", "GOLEUDY-A", false},
+		{"ext4", "GOLEUDY-DATA", "goleudy-data", true},
+		{"ext4", "GOLEUDYDATA", "GOLEUDY-DATA", false},
+		{Unformatted, "GOLEUDY-DATA", "GOLEUDY-DATA", true},
+	} {
+		if got := fsLabelMatches(tc.fstype, tc.have, tc.want); got != tc.ok {
+			t.Errorf("%s %q for %q: %v", tc.fstype, tc.have, tc.want, got)
+		}
+	}
 }

@@ -20,9 +20,11 @@
 //  6. The boot partition, read-only, where the seed file lives
 //     ([MountBoot]); the seed itself is read by services/mgmt.
 //  7. The data partition, where the node keeps its last good config and
-//     zones so that it fails static across reboots ([MountData]). A data
-//     partition that lost its filesystem is recreated, and a node without
-//     one runs on a tmpfs, loudly, rather than not at all.
+//     zones so that it fails static across reboots ([MountData]). The
+//     image leaves it unformatted with a marker, and the first boot
+//     formats it ext4 to the size of the disk. A data partition that lost
+//     its filesystem is recreated, and a node without one runs on a
+//     tmpfs, loudly, rather than not at all.
 //
 // PID 1 must never exit: when the kernel's init exits, the kernel panics.
 // A node that cannot go on calls [Fatal], which logs, syncs and reboots

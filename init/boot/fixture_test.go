@@ -22,6 +22,8 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 
+	"github.com/goleudy/goleudy/image/disk"
+	imagefat "github.com/goleudy/goleudy/image/fat"
 	"github.com/goleudy/goleudy/tools/lab"
 )
 
@@ -410,4 +412,46 @@ func attachLoop(t *testing.T, image string, offset, size int64) (dev string, ok 
 
 func containsOpt(opts, want string) bool {
 	return slices.Contains(strings.Split(opts, ","), want)
+}
+
+// builtImage is a node's disk made by the image builder's own packages
+// (image/disk, image/fat) with the table the board uses: the boot and
+// slot partitions are FAT volumes labelled GOLEUDYBOOT, GOLEUDY_A and
+// GOLEUDY_B, and the data partition has the unformatted marker. On MBR
+// there are no partition names, so boot must go by those labels.
+func builtImage(t *testing.T, table disk.Table) (string, []imagePart) {
+	t.Helper()
+	fatVolume := func(label string, files map[string]string) disk.Content {
+		b, err := imagefat.New(imagefat.Options{Label: label, Time: time.Unix(1714564800, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, data := range files {
+			if err := b.AddFile(p, []byte(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.Write
+	}
+	slot := map[string]string{"vmlinuz": "kernel", "initrd.img": "initramfs", "slot.json": "{}"}
+	l := disk.Layout{Table: table, Seed: "boot-test", Partitions: []disk.Partition{
+		{Name: "GOLEUDY-BOOT", Label: "GOLEUDYBOOT", Type: disk.BasicData, Size: 40 << 20, Bootable: true,
+			Content: fatVolume("GOLEUDYBOOT", map[string]string{DefaultSeedFile: `{"node":"lab"}`})},
+		{Name: "GOLEUDY-A", Label: "GOLEUDY_A", Type: disk.BasicData, Size: 40 << 20, Content: fatVolume("GOLEUDY_A", slot)},
+		{Name: "GOLEUDY-B", Label: "GOLEUDY_B", Type: disk.BasicData, Size: 40 << 20, Content: fatVolume("GOLEUDY_B", slot)},
+		{Name: "GOLEUDY-DATA", Label: disk.DataLabel, Type: disk.LinuxData, Size: 32 << 20, Content: disk.UnformattedData},
+	}}
+	path := filepath.Join(t.TempDir(), "node.img")
+	if err := disk.Write(path, l); err != nil {
+		t.Fatal(err)
+	}
+	d, err := disk.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []imagePart
+	for _, p := range d.Partitions {
+		parts = append(parts, imagePart{index: p.Number, name: p.Name, start: p.Start, size: p.Size})
+	}
+	return path, parts
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/goleudy/goleudy/image/disk"
 )
 
 // Filesystems are recognised by their superblocks, as blkid does, for the
@@ -17,14 +19,21 @@ import (
 
 // Filesystem is what a superblock says about the filesystem on a device.
 type Filesystem struct {
-	Type  string // "ext4", "ext3", "ext2", "vfat"; "" if none was recognised
+	Type  string // "ext4", "ext3", "ext2", "vfat", Unformatted; "" if none was recognised
 	Label string
 	UUID  string
 }
 
+// Unformatted is the Filesystem type of a partition holding the image
+// builder's data marker ([disk.DataMarker]): a data partition that has
+// never been formatted, waiting for its first boot. It is labelled
+// [disk.DataLabel], so it is found by label on MBR disks too, where
+// partitions have no names.
+const Unformatted = "unformatted"
+
 // probeSize is how much of a device probing reads: the ext superblock
-// ends at 2048, the FAT boot sector at 512.
-const probeSize = 4096
+// ends at 2048, the FAT boot sector at 512, the data marker at 4096.
+const probeSize = disk.MarkerSize
 
 // ProbeFilesystem reads the start of a device and recognises the
 // filesystem on it. A device too short to hold a superblock, or holding
@@ -42,6 +51,9 @@ func ProbeFilesystem(r io.ReaderAt) (Filesystem, error) {
 // device. ext is tried first: its magic sits at 1080, past the boot
 // sector that an ext filesystem with 1 KiB blocks leaves alone.
 func probeSuperblock(b []byte) Filesystem {
+	if disk.IsDataMarker(b) && len(b) >= disk.MarkerSize {
+		return Filesystem{Type: Unformatted, Label: disk.DataLabel}
+	}
 	if fs, ok := probeExt(b); ok {
 		return fs
 	}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/goleudy/goleudy/image/disk"
 )
 
 func probeFile(t *testing.T, path string) Filesystem {
@@ -117,6 +119,7 @@ func FuzzProbeSuperblock(f *testing.F) {
 	copy(ext[extVolumeName:], "GOLEUDY-DATA")
 	f.Add(ext)
 	f.Add([]byte{})
+	f.Add(dataMarker())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fs := probeSuperblock(b)
 		switch fs.Type {
@@ -132,6 +135,10 @@ func FuzzProbeSuperblock(f *testing.F) {
 			if len(b) < 512 || len(fs.Label) > 11 || len(fs.UUID) != 9 {
 				t.Errorf("vfat from %d bytes: %+v", len(b), fs)
 			}
+		case Unformatted:
+			if fs != (Filesystem{Type: Unformatted, Label: disk.DataLabel}) || !disk.IsDataMarker(b) {
+				t.Errorf("marker from %q: %+v", b[:min(len(b), 40)], fs)
+			}
 		default:
 			t.Errorf("type %q", fs.Type)
 		}
@@ -145,4 +152,53 @@ func FuzzProbeSuperblock(f *testing.F) {
 			t.Errorf("ext label with NUL: %q", fs.Label)
 		}
 	})
+}
+
+// dataMarker is the first 4 KiB of a data partition as the image builder
+// leaves it.
+func dataMarker() []byte {
+	b := make([]byte, disk.MarkerSize)
+	copy(b, disk.DataMarker)
+	return b
+}
+
+// TestProbeDataMarker: the image's marker is an unformatted partition
+// labelled GOLEUDY-DATA; anything else after the magic is not.
+func TestProbeDataMarker(t *testing.T) {
+	if fs := probeSuperblock(dataMarker()); fs != (Filesystem{Type: Unformatted, Label: DefaultDataLabel}) {
+		t.Errorf("marker probed as %+v", fs)
+	}
+	p := sizedFile(t, 8<<20)
+	if err := disk.UnformattedData(writerAt(t, p), 0, 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if fs := probeFile(t, p); fs.Type != Unformatted || fs.Label != "GOLEUDY-DATA" {
+		t.Errorf("UnformattedData probed as %+v", fs)
+	}
+	for name, b := range map[string][]byte{
+		"junk after the magic": append([]byte(disk.DataMarker), bytes.Repeat([]byte{1}, 4000)...),
+		"magic alone":          []byte(disk.DataMarker),
+		"other magic":          append([]byte("GOLEUDY-DATA-FORMATTED\n"), make([]byte, 4000)...),
+	} {
+		if fs := probeSuperblock(b); fs.Type == Unformatted {
+			t.Errorf("%s: probed as %+v", name, fs)
+		}
+	}
+	// Formatting replaces the marker: the next boot sees ext4.
+	if err := FormatExt4(p, DefaultDataLabel); err != nil {
+		t.Fatal(err)
+	}
+	if fs := probeFile(t, p); fs.Type != "ext4" || fs.Label != DefaultDataLabel {
+		t.Errorf("after formatting: %+v", fs)
+	}
+}
+
+func writerAt(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
