@@ -70,7 +70,8 @@ type Interfaces struct {
 }
 
 // Interface is one role's port: how to find it and how to address it.
-// Match is an interface name, a MAC address, a driver or a bus path.
+// Match is an interface name, a MAC address, a driver or a bus path; empty,
+// it is the port the node's board gives the role.
 type Interface struct {
 	Match     string   `json:"match,omitempty"`
 	DHCP4     bool     `json:"dhcp4,omitempty"`

@@ -107,9 +107,7 @@ func (v *validator) iface(path string, in Interface) {
 			has6 = true
 		}
 	}
-	if in.Match == "" && (len(in.Addresses) > 0 || in.DHCP4 || in.DHCP6) {
-		v.add(path+".match", "missing; name the port by interface name, MAC, driver or bus path")
-	}
+	// An empty match is the board's port for the role (board.json).
 	if in.Gateway4 != "" {
 		gw, err := netip.ParseAddr(in.Gateway4)
 		switch {

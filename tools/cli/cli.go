@@ -89,6 +89,8 @@ func init() {
 		{"fleet backup", "write a consistent copy of the fleet store: --out F (mode 0600)", fleetBackup},
 		{"fleet keys", "show the fleet's public keys: server key, WireGuard key, config keys (--server)", fleetKeys},
 		{"fleet status", "show every node's state, versions, serials and zone lag (--server)", fleetStatus},
+		{"image fetch", "fetch the pinned Debian packages of every board (or --board B ...) into the package cache", imageFetch},
+		{"image build", "build a flashable node image: --board B (--seed F | --node ID --server URL | --demo DIR) [--out F] [--bundle F --release-key K]", imageBuild},
 		{"flash", "write a node image to a card and read it back: IMG DEVICE (refuses mounted and system disks)", flashCmd},
 		{"serve", "run the provisioning server: --data DIR --api-listen A --enroll-listen A [--tunnel-prefix P] ...", serve},
 		{"help", "show this help", help},
