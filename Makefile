@@ -5,12 +5,19 @@ BIN       := bin
 FUZZTIME  ?= 30s
 # Static binaries: goleudy-node is /init in an initramfs with no libc.
 export CGO_ENABLED ?= 0
+BOARD     ?= brix
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint fuzz bench clean
+.PHONY: help build test lint fuzz bench clean image fetch
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+image: ## build the BRIX demo image for a demo fleet kept in build/demo-fleet (BOARD=brix; fetches pinned Debian packages first)
+	$(GO) run ./tools/goleudy image build --board $(BOARD) --demo build/demo-fleet --out build/goleudy-$(BOARD)-demo.img
+
+fetch: ## fetch every board's pinned Debian packages into the package cache (the tests read them from there)
+	$(GO) run ./tools/goleudy image fetch
 
 build: ## build bin/goleudy (operator CLI) and bin/goleudy-node (the node, /init in images)
 	$(GO) build -trimpath -o $(BIN)/goleudy ./tools/goleudy
@@ -35,5 +42,5 @@ bench: build ## dnsperf against goleudy, NSD and Knot side by side; then the Go 
 	$(GO) run ./tools/dnsbench -server 'goleudy=$(CURDIR)/$(BIN)/goleudy zone serve --listen {addr} --zones {zonesdir}'
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-clean: ## remove build output
-	rm -rf $(BIN)
+clean: ## remove build output (build/demo-fleet too: its keys and node go with it)
+	rm -rf $(BIN) build
