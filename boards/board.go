@@ -62,6 +62,7 @@ type QEMU struct {
 	Watchdog  string   // -device model of an emulated watchdog; "" for none
 	DTB       string   // for direct kernel boots: the DTB's path in the kernel package
 	Console   string   // console= under emulation; "" is the board's Console
+	Cmdline   []string // kernel parameters added under emulation, for what QEMU lacks
 	Serial    int      // index of the QEMU -serial the console is on (0: the first)
 	Ports     Ports    // port matches for the emulated NICs; zero is the board's Ports
 }
@@ -137,6 +138,17 @@ func (b Board) ModulesDir() string { return "lib/modules/" + b.KernelRelease }
 // KernelCmdline is the command line the bootloader gives the kernel.
 func (b Board) KernelCmdline() string {
 	return strings.Join(append(slices.Clone(b.Cmdline), "console="+b.Console), " ")
+}
+
+// EmulatedCmdline is the command line for a direct kernel boot under
+// QEMU: the board's, with the emulation's additions and console.
+func (b Board) EmulatedCmdline() string {
+	console := b.QEMU.Console
+	if console == "" {
+		console = b.Console
+	}
+	args := append(slices.Clone(b.Cmdline), b.QEMU.Cmdline...)
+	return strings.Join(append(args, "console="+console), " ")
 }
 
 // AllPackages is the kernel package followed by the others.

@@ -211,6 +211,11 @@ func TestConsoleAndCmdline(t *testing.T) {
 		if got := b.KernelCmdline(); !strings.HasSuffix(got, " console="+b.Console) {
 			t.Errorf("KernelCmdline %q does not end with the primary console", got)
 		}
+		for _, arg := range b.QEMU.Cmdline {
+			if arg == "" || strings.ContainsAny(arg, " \t\n\"'") || strings.HasPrefix(arg, "console=") {
+				t.Errorf("QEMU cmdline argument %q must be one word, and not a console (QEMU.Console is)", arg)
+			}
+		}
 	})
 }
 
@@ -386,4 +391,10 @@ func ExampleBoard_KernelCmdline() {
 	b, _ := boards.Lookup("vps")
 	fmt.Println(b.KernelCmdline())
 	// Output: console=tty0 panic=10 console=ttyS0,115200
+}
+
+func ExampleBoard_EmulatedCmdline() {
+	b, _ := boards.Lookup("rpi")
+	fmt.Println(b.EmulatedCmdline())
+	// Output: console=tty1 panic=10 initcall_blacklist=bcm2835_power_driver_init console=ttyAMA0,115200
 }

@@ -205,8 +205,12 @@ var table = []Board{
 		Table:   TableMBR,
 		// The onboard port (first to probe), and a USB NIC.
 		Ports: Ports{IX: "eth0", OOB: "eth1"},
+		// QEMU's raspi0 lacks the power management block, and the
+		// kernel's bcm2835-power driver oopses on it before the console
+		// is up; the real Pi needs the driver.
 		QEMU: QEMU{System: "qemu-system-arm", Machine: "raspi0", MemoryMiB: 512,
-			DTB: "usr/lib/linux-image-6.1.0-50-rpi/bcm2835-rpi-zero.dtb"},
+			DTB:     "usr/lib/linux-image-6.1.0-50-rpi/bcm2835-rpi-zero.dtb",
+			Cmdline: []string{"initcall_blacklist=bcm2835_power_driver_init"}},
 	},
 	{
 		Name:        "rpi64",
@@ -238,7 +242,7 @@ var table = []Board{
 		Boot:    BootRPiTryboot,
 		Table:   TableMBR,
 		Ports:   Ports{IX: "eth0", OOB: "eth1"},
-		// raspi3b's mini UART is QEMU's second serial port.
+		// raspi3b's mini UART (ttyS1) is QEMU's second serial port.
 		QEMU: QEMU{System: "qemu-system-aarch64", Machine: "raspi3b", MemoryMiB: 1024,
 			DTB: "usr/lib/linux-image-6.1.0-56-arm64/broadcom/bcm2837-rpi-3-b.dtb", Serial: 1},
 	},

@@ -13,6 +13,9 @@ import (
 
 	"github.com/goleudy/goleudy/boards"
 	"github.com/goleudy/goleudy/image/debs"
+	"github.com/goleudy/goleudy/image/disk"
+	"github.com/goleudy/goleudy/image/fat"
+	"github.com/goleudy/goleudy/image/grub"
 	"github.com/goleudy/goleudy/provision/api"
 	"github.com/goleudy/goleudy/tools/lab"
 )
@@ -88,20 +91,39 @@ func bootChild(t *testing.T) {
 	}
 	t.Logf("image %d MiB, initramfs %d KiB, %d modules, built in %v", r.ImageSize>>20, r.InitramfsSize>>10, r.Modules, r.Took.Round(time.Millisecond))
 
+	t.Run("ready", func(t *testing.T) { bootToReady(t, b, img, dir) })
+	t.Run("fallback", func(t *testing.T) { bootFallback(t, b, img, dir) })
+	srv.Stop(t)
+}
+
+// qemu boots img as the BRIX under OVMF; reboots are allowed unless
+// noReboot.
+func qemu(t *testing.T, b boards.Board, img, dir string, noReboot bool) *lab.Proc {
+	t.Helper()
 	vars := filepath.Join(dir, "vars.fd")
 	if data, err := os.ReadFile("/usr/share/OVMF/OVMF_VARS_4M.fd"); err != nil {
 		t.Fatal(err)
 	} else if err := os.WriteFile(vars, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	vm := lab.StartProc(t, "qemu", exec.Command("qemu-system-x86_64", "-M", b.QEMU.Machine, "-m", fmt.Sprint(b.QEMU.MemoryMiB),
-		"-display", "none", "-monitor", "none", "-serial", "file:/dev/stderr", "-no-reboot",
+	args := []string{"-M", b.QEMU.Machine, "-m", fmt.Sprint(b.QEMU.MemoryMiB),
+		"-display", "none", "-monitor", "none", "-serial", "file:/dev/stderr",
 		"-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
-		"-drive", "if=pflash,format=raw,file="+vars,
-		"-drive", "file="+img+",if=none,id=d0,format=raw", "-device", "ich9-ahci,id=ahci", "-device", "ide-hd,drive=d0,bus=ahci.0",
-		"-netdev", "user,id=ix", "-device", b.QEMU.NIC+",netdev=ix",
-		"-netdev", "user,id=oob", "-device", b.QEMU.NIC+",netdev=oob"))
+		"-drive", "if=pflash,format=raw,file=" + vars,
+		"-drive", "file=" + img + ",if=none,id=d0,format=raw", "-device", "ich9-ahci,id=ahci", "-device", "ide-hd,drive=d0,bus=ahci.0",
+		"-netdev", "user,id=ix", "-device", b.QEMU.NIC + ",netdev=ix",
+		"-netdev", "user,id=oob", "-device", b.QEMU.NIC + ",netdev=oob"}
+	if noReboot {
+		args = append(args, "-no-reboot")
+	}
+	return lab.StartProc(t, "qemu", exec.Command("qemu-system-x86_64", args...))
+}
+
+// bootToReady: the first boot of a fresh image reaches the ready line and
+// commits slot A.
+func bootToReady(t *testing.T, b boards.Board, img, dir string) {
+	start := time.Now()
+	vm := qemu(t, b, img, dir, true)
 	vm.WaitLog(t, "goleudy-grub: booting slot A", 60*time.Second)
 	grub := time.Since(start)
 	vm.WaitLog(t, `"msg":"goleudy-node starting as init"`, 60*time.Second)
@@ -110,11 +132,76 @@ func bootChild(t *testing.T) {
 	ready := time.Since(start)
 	t.Logf("FIGURE brix under QEMU (OVMF, TCG): GRUB %v, /init %v, ready line %v after QEMU start",
 		grub.Round(time.Millisecond), initAt.Round(time.Millisecond), ready.Round(time.Millisecond))
-	for _, want := range []string{`"msg":"first boot: formatting the data partition ext4"`, `"slot":"A"`, `"msg":"enrolled"`, `"msg":"tunnel up"`} {
+	vm.WaitLog(t, `"msg":"slot good"`, 30*time.Second)
+	for _, want := range []string{`"msg":"first boot: formatting the data partition ext4"`, `"slot":"A"`, `"msg":"enrolled"`, `"msg":"tunnel up"`,
+		`"msg":"slot committed"`} {
 		if !strings.Contains(vm.Logs(), want) {
 			t.Errorf("console lacks %s", want)
 		}
 	}
 	vm.Kill()
-	srv.Stop(t)
+}
+
+// bootFallback: slot B is put on trial, but its initramfs is broken, so
+// its kernel panics and never commits; the board reboots (panic=10) and
+// GRUB, finding B still on trial, boots A by itself, whose node records
+// the rollback.
+func bootFallback(t *testing.T, b boards.Board, img, dir string) {
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vol := func(n int) *fat.Volume {
+		off, size, err := disk.PartitionOffset(img, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := fat.Open(f, off, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	boot := vol(1)
+	block, err := boot.ReadFile(strings.TrimPrefix(grub.EnvPath, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := grub.DecodeState(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.OnTrial(grub.A) {
+		t.Fatalf("slot A not committed by the first boot: %s", st)
+	}
+	st.Trial(grub.B)
+	block, _ = st.Encode()
+	if err := boot.Rewrite(strings.TrimPrefix(grub.EnvPath, "/"), block); err != nil {
+		t.Fatal(err)
+	}
+	slotB := vol(3)
+	initrd, err := slotB.ReadFile(Initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slotB.Rewrite(Initrd, make([]byte, len(initrd))); err != nil {
+		t.Fatal(err)
+	}
+	f.Sync()
+
+	start := time.Now()
+	vm := qemu(t, b, img, dir, false)
+	vm.WaitLog(t, "goleudy-grub: booting slot B", 60*time.Second)
+	vm.WaitLog(t, "Kernel panic", 90*time.Second)
+	vm.WaitLog(t, "goleudy-grub: booting slot A", 90*time.Second)
+	back := time.Since(start)
+	vm.WaitLog(t, `"msg":"node ready"`, 3*time.Minute)
+	vm.WaitLog(t, `"msg":"slot good"`, 30*time.Second)
+	t.Logf("FIGURE brix fallback: QEMU start → slot A booting again after B's failed trial %v; ready %v",
+		back.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(vm.Logs(), `"rolled_back":true`) {
+		t.Errorf("the node on A did not record the rollback")
+	}
+	vm.Kill()
 }

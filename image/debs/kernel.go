@@ -243,3 +243,25 @@ func (k *Kernel) Closure(roots []string) ([]Module, error) {
 	}
 	return out, nil
 }
+
+// Subset is the kernel with only the given modules, for an initramfs that
+// carries a closure and whose modules.dep should list only what it holds.
+// The set must be closed: a module whose dependency is left out is an
+// error.
+func (k *Kernel) Subset(mods []Module) (*Kernel, error) {
+	sub := &Kernel{Release: k.Release, Builtin: k.Builtin, Modules: make(map[string]Module, len(mods))}
+	for _, m := range mods {
+		if _, ok := k.Modules[m.Name]; !ok {
+			return nil, fmt.Errorf("debs: kernel %s has no module %s", k.Release, m.Name)
+		}
+		sub.Modules[m.Name] = k.Modules[m.Name]
+	}
+	for _, m := range sub.Modules {
+		for _, d := range m.Depends {
+			if _, ok := sub.Modules[d]; !ok {
+				return nil, fmt.Errorf("debs: module subset is not closed: %s needs %s", m.Name, d)
+			}
+		}
+	}
+	return sub, nil
+}

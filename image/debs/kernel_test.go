@@ -104,7 +104,13 @@ func TestBoardModulesCloseOverRealKernels(t *testing.T) {
 			root := t.TempDir()
 			dir := filepath.Join(root, "lib/modules", b.KernelRelease)
 			os.MkdirAll(dir, 0o755)
-			os.WriteFile(filepath.Join(dir, "modules.dep"), k.ModulesDep(), 0o644)
+			// The image carries only the closure, with a modules.dep of
+			// just those modules.
+			sub, err := k.Subset(mods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "modules.dep"), sub.ModulesDep(), 0o644)
 			os.WriteFile(filepath.Join(dir, "modules.builtin"), k.Builtin, 0o644)
 			ix, err := boot.OpenModuleIndex(boot.ModuleOptions{Root: root, Release: b.KernelRelease, ProcModules: filepath.Join(root, "none")})
 			if err != nil {

@@ -177,6 +177,17 @@ func TestModulesDepOrder(t *testing.T) {
 		t.Errorf("modules.dep:\n%s\nwant\n%s", got, want)
 	}
 	checkDepOrder(t, k.ModulesDep())
+
+	sub, err := k.Subset([]Module{k.Modules["c"], k.Modules["d"]})
+	if err != nil || string(sub.ModulesDep()) != "k/c.ko: k/d.ko\nk/d.ko:\n" {
+		t.Errorf("subset: %q %v", sub.ModulesDep(), err)
+	}
+	if _, err := k.Subset([]Module{k.Modules["b"]}); err == nil || !strings.Contains(err.Error(), "b needs c") {
+		t.Errorf("open subset: %v", err)
+	}
+	if _, err := k.Subset([]Module{{Name: "zz"}}); err == nil {
+		t.Error("subset with a stranger")
+	}
 }
 
 // checkDepOrder checks that on every line of a modules.dep, no module is

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/goleudy/goleudy/services/info"
 	"github.com/goleudy/goleudy/services/metrics"
 	"github.com/goleudy/goleudy/services/supervisor"
+	"github.com/goleudy/goleudy/services/update"
 )
 
 // MetricsPort is where the metrics service listens on the node's tunnel
@@ -71,7 +73,10 @@ func (n *node) services(cfg *config.Config) ([]supervisor.Service, *readiness, e
 		return nil, nil, err
 	}
 	r := &readiness{dns: dns, gate: gate, started: n.started, log: log, node: cfg.Node.ID,
-		serial: n.store.Serial, onReady: n.live.setReady}
+		serial: n.store.Serial, onReady: func() {
+			n.commit(log)
+			n.live.setReady()
+		}}
 	if n.pid1 != nil {
 		r.sinceKernel = boot.SinceKernelStart
 		if n.pid1.sys.Console != nil {
@@ -79,6 +84,23 @@ func (n *node) services(cfg *config.Config) ([]supervisor.Service, *readiness, e
 		}
 	}
 	return []supervisor.Service{dns, gate, speaker, page, metricsApplier{met}, adminApplier{adm}}, r, nil
+}
+
+// commit tells the bootloader the slot the node booted is good, once the
+// node is ready on it (PID 1 only: a lab node has no boot partition).
+func (n *node) commit(log *slog.Logger) {
+	if n.pid1 == nil || n.pid1.slot == "" || n.pid1.sys.Boot.Dir == "" {
+		return
+	}
+	out, err := update.Commit(log.With("part", "update"), n.pid1.sys.Boot.Dir, n.pid1.slot, true)
+	if err != nil {
+		log.Error("cannot commit the slot; the bootloader will count this boot as failed", "slot", n.pid1.slot, "err", err)
+		return
+	}
+	if out.RolledBack {
+		log.Warn("booted the other slot: the trial of the new one failed", "slot", out.Slot, "state", out.State)
+	}
+	log.Info("slot good", "slot", out.Slot, "state", out.State, "changed", out.Changed)
 }
 
 // metricsListen is the tunnel address with MetricsPort: metrics never

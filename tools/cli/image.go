@@ -97,11 +97,13 @@ func imageFetch(ctx context.Context, c *Context, args []string) error {
 		}
 	}
 	for _, p := range pkgs {
-		path, err := f.Fetch(ctx, p)
+		// Unpacked fetches, checks and unpacks once into the cache, so
+		// later builds and tests read files without decompressing.
+		t, err := f.Unpacked(ctx, p)
 		if err != nil {
 			return &ExitError{Code: ExitFailure, Err: err}
 		}
-		fmt.Fprintf(c.Stdout, "%s\t%s\n", p, path)
+		fmt.Fprintf(c.Stdout, "%s\t%s\n", p, t.Dir)
 	}
 	return nil
 }
