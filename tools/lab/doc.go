@@ -16,8 +16,16 @@
 // plain zone with [SignZone] and committed; regenerate them with
 // go generate.
 //
-// Servers listen on 127.0.0.0/8 and ::1 only; nothing here sends traffic
-// anywhere else.
+// Beyond DNS servers, the lab runs the other real parts the tiers need, all
+// from Debian's packages: network namespaces joined by veth pairs
+// ([NewNetns], [VethNamed]) for whole sites, BIRD as the upstream router
+// ([StartBIRD]), dnsmasq as the host's DHCP ([StartDnsmasq]), our own
+// binaries under test ([Build], [StartProc]), and QEMU under software
+// emulation ([StartQEMU]) with each NIC's TAP opened in the namespace that
+// plays its far side, so one VM can face an IX and an OOB network at once.
+//
+// Servers listen on 127.0.0.0/8 and ::1, or inside namespaces the tests
+// create and delete; nothing here sends traffic anywhere else.
 package lab
 
 //go:generate go test -run TestSignedFixtures -regenerate .
