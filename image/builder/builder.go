@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -173,7 +174,7 @@ func Build(ctx context.Context, o Options) (Report, error) {
 
 	slots := map[grub.Slot]*fat.Builder{}
 	for _, s := range []grub.Slot{grub.A, grub.B} {
-		files := maps(slotFiles)
+		files := maps.Clone(slotFiles)
 		if b.Boot == boards.BootRPiTryboot {
 			gen, err := rpiboot.SlotFiles(piBoard(b), rpiboot.Slot(s))
 			if err != nil {
@@ -541,14 +542,6 @@ func volume(label string, epoch time.Time, files map[string][]byte) (*fat.Builde
 		}
 	}
 	return v, nil
-}
-
-func maps(m map[string][]byte) map[string][]byte {
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // layout is the board's disk: boot, A, B, data, and on GPT boards that

@@ -1,11 +1,13 @@
 package mgmt
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/goleudy/goleudy/provision/api"
@@ -38,13 +40,13 @@ func linkFor(e *api.Enrollment, m *config.Management) (link, error) {
 	addr, key, endpoint, allowed, cfgURL := t.Address, t.ServerPublicKey, t.Endpoint, t.AllowedIPs, e.ConfigURL
 	if m != nil {
 		wg := m.WireGuard
-		addr = cmpOr(wg.Address, addr)
-		key = cmpOr(wg.PublicKey, key)
-		endpoint = cmpOr(wg.Endpoint, endpoint)
+		addr = cmp.Or(wg.Address, addr)
+		key = cmp.Or(wg.PublicKey, key)
+		endpoint = cmp.Or(wg.Endpoint, endpoint)
 		if len(wg.AllowedIPs) > 0 {
 			allowed = wg.AllowedIPs
 		}
-		cfgURL = cmpOr(m.ConfigURL, cfgURL)
+		cfgURL = cmp.Or(m.ConfigURL, cfgURL)
 	}
 	var l link
 	var err error
@@ -75,19 +77,10 @@ func linkFor(e *api.Enrollment, m *config.Management) (link, error) {
 	return l, nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // sibling replaces the last path element of u.
 func sibling(u, name string) string {
-	for i := len(u) - 1; i >= 0; i-- {
-		if u[i] == '/' {
-			return u[:i+1] + name
-		}
+	if i := strings.LastIndexByte(u, '/'); i >= 0 {
+		return u[:i+1] + name
 	}
 	return u
 }
