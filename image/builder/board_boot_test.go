@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,13 +27,19 @@ import (
 	"github.com/goleudy/goleudy/tools/lab"
 )
 
-// The other boards' boot tests: a real image for each board, built as
-// `make image` builds it (goleudy-node cross-compiled for the board),
-// booted under the QEMU machine nearest the board, reaches the node's
-// ready line. As in TestBootBrixToReady, each test reruns itself in a
-// namespace of its own, where `goleudy serve` listens on the loopback
-// that QEMU's user network reaches as 10.0.2.2; both NICs are on user
-// networks of their own, IX first and OOB second.
+// The boot tests: a real image for each board, built as `make image`
+// builds it (goleudy-node cross-compiled for the board), booted under the
+// QEMU machine nearest the board, reaches the node's ready line, serves
+// DNS on its anycast address and announces its prefix over BGP.
+//
+// Each test reruns itself in a namespace of its own (the "office"),
+// where `goleudy serve` and NSD, the customer's primary, listen on the
+// loopback that QEMU's user network reaches as 10.0.2.2. The board's
+// OOB port is on that user network: a DHCP lease, enrollment, the
+// WireGuard tunnel to serve and, through the tunnel, the config and the
+// zone from serve's hub. Its IX port is a TAP in a second namespace, the
+// IX site, where BIRD is the upstream router peering with the node and
+// kdig the DNS client asking the anycast address through BIRD's route.
 
 // envBoardServe names the goleudy binary in the test's namespace run.
 const envBoardServe = "GOLEUDY_BOARD_SERVE"
@@ -38,6 +47,15 @@ const envBoardServe = "GOLEUDY_BOARD_SERVE"
 // readyLine is what the node prints once enrolled, tunnelled and
 // configured.
 const readyLine = `"msg":"node ready"`
+
+// The IX site's addresses, the anycast service and the customer zone.
+const (
+	ixRouter    = "198.51.100.1"
+	ixNode      = "198.51.100.2"
+	anycastAddr = "192.0.2.53"
+	bootZone    = "boot.example."
+	bootSerial  = 2026112101
+)
 
 // emulatedModules are the changes a board's module list needs under
 // QEMU that its row in the board table lacks. The raspi machines have no
@@ -83,32 +101,52 @@ func boardFetcher(t *testing.T, b boards.Board) *debs.Fetcher {
 	return f
 }
 
+// bootLab is one board's image and the world around it.
+type bootLab struct {
+	b    boards.Board
+	r    Report
+	site *lab.Netns // the IX site
+	bird *lab.BIRD  // the IX router, AS 64500
+}
+
 // bootBoard builds a real image for the board name and hands it to boot,
-// from inside a namespace of the test's own with `goleudy serve` running
-// in it. tools are the QEMU programs boot needs, checked up front so a
-// missing one fails before anything is built.
-func bootBoard(t *testing.T, name string, tools []lab.Tool, boot func(t *testing.T, b boards.Board, r Report)) {
+// from inside a namespace of the test's own with `goleudy serve`, NSD and
+// the IX site running. tools are the QEMU programs boot needs, checked up
+// front so a missing one fails before anything is built.
+func bootBoard(t *testing.T, name string, tools []lab.Tool, boot func(t *testing.T, l *bootLab)) {
 	b, err := boards.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b = emulatedBoard(b)
 	if _, ok := lab.InNetns(); ok && os.Getenv(envBoardServe) != "" {
-		r := buildServed(t, b, os.Getenv(envBoardServe))
-		boot(t, b, r)
+		boot(t, startBootLab(t, b, os.Getenv(envBoardServe)))
 		return
 	}
-	lab.Require(t, tools...)
+	lab.Require(t, append(tools, lab.Tool{Name: "bird", Package: "bird2"}, lab.Tool{Name: "kdig", Package: "knot-dnsutils"})...)
 	boardFetcher(t, b)
 	serve := lab.Build(t, "./tools/goleudy", "goleudy")
 	ns := lab.NewNetns(t)
-	lab.ExecTest(t, ns, "^"+t.Name()+"$", 9*time.Minute, envBoardServe+"="+serve)
+	lab.ExecTest(t, ns, "^"+t.Name()+"$", 12*time.Minute, envBoardServe+"="+serve)
 }
 
-// buildServed starts `goleudy serve`, adds a node for b, and builds its
-// image with that node's seed, for emulation.
-func buildServed(t *testing.T, b boards.Board, serve string) Report {
+// startBootLab starts NSD with the customer zone, `goleudy serve` with
+// that zone and a node for b, and BIRD in a new IX site namespace; then
+// it builds the node's image with its seed, for emulation.
+func startBootLab(t *testing.T, b boards.Board, serve string) *bootLab {
 	ctx := context.Background()
+	l := &bootLab{b: b, site: lab.NewNetns(t)}
+	a := netip.MustParseAddr
+	l.bird = lab.StartBIRD(t, l.site, lab.BIRDConfig{RouterID: a(ixRouter), Kernel: true,
+		Peers: []lab.BIRDPeer{{Name: "node", Local: a(ixRouter), LocalASN: 64500, Neighbor: a(ixNode), PeerASN: 64512}}})
+	nsd := lab.StartNSD(t, lab.Options{XFR: true, Zones: []lab.Zone{{Name: bootZone, Text: fmt.Sprintf(`$ORIGIN %s
+$TTL 300
+@ IN SOA ns1 hostmaster %d 3600 600 1209600 300
+@ IN NS ns1
+ns1 IN A 192.0.2.10
+www IN A 192.0.2.80
+`, bootZone, bootSerial)}}})
+
 	data, dir := t.TempDir(), t.TempDir()
 	srv := lab.StartProc(t, "serve", exec.Command(serve, "serve", "--data", data,
 		"--api-listen", "127.0.0.1:8000", "--enroll-listen", "127.0.0.1:8080",
@@ -121,10 +159,14 @@ func buildServed(t *testing.T, b boards.Board, serve string) Report {
 		t.Fatal(err)
 	}
 	cl := &api.Client{Base: "http://127.0.0.1:8000", Token: strings.TrimSpace(string(tok)), Actor: "boot-test"}
-	doc := fmt.Sprintf(`{"node": {"id": "%s1", "board": %q, "location": {"display": "Wales, Aberystwyth", "city": "Aberystwyth", "countryiso": "gb"}},
-	  "interfaces": {"ix": {"addresses": ["198.51.100.2/30"], "gateway4": "198.51.100.1"}},
-	  "anycast": {"asn": 64512, "prefixes": ["192.0.2.0/24"], "addresses": ["192.0.2.53"]},
-	  "dns": {"listen": ["192.0.2.53:53"]}, "info": {"listen": ["192.0.2.53:80"]}}`, b.Name, b.Name)
+	if err := cl.AddZone(ctx, api.Zone{Name: bootZone, Primaries: []string{nsd.Addr}}); err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Sprintf(`{"node": {"id": "%[1]s1", "board": %[1]q, "location": {"display": "Wales, Aberystwyth", "city": "Aberystwyth", "countryiso": "gb"}},
+	  "interfaces": {"ix": {"addresses": ["%[2]s/30"], "gateway4": "%[3]s"}},
+	  "anycast": {"asn": 64512, "prefixes": ["192.0.2.0/24"], "addresses": ["%[4]s"]},
+	  "bgp": {"peers": [{"name": "ix", "asn": 64500, "neighbor": "%[3]s"}]},
+	  "dns": {"listen": ["%[4]s:53"]}, "info": {"listen": ["%[4]s:80"]}}`, b.Name, ixNode, ixRouter, anycastAddr)
 	nn, err := cl.AddNode(ctx, api.NodeInfo{Config: json.RawMessage(doc)})
 	if err != nil {
 		t.Fatal(err)
@@ -138,29 +180,91 @@ func buildServed(t *testing.T, b boards.Board, serve string) Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Build(ctx, Options{Board: b, Seed: seed, Version: "test", Epoch: time.Unix(1763683200, 0),
+	l.r, err = Build(ctx, Options{Board: b, Seed: seed, Version: "test", Epoch: time.Unix(1763683200, 0),
 		Out: filepath.Join(dir, b.Name+".img"), Fetcher: boardFetcher(t, b), ModuleRoot: root,
 		Emulated: true, WorkDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := l.r
 	t.Logf("FIGURE %s image: %d MiB, initramfs %d KiB (%d files, %d modules), kernel %d KiB, goleudy-node %d KiB, built in %v",
 		b.Name, r.ImageSize>>20, r.InitramfsSize>>10, r.InitramfsFiles, r.Modules, r.KernelSize>>10, r.NodeSize>>10,
 		r.Took.Round(time.Millisecond))
-	return r
+	return l
 }
 
-// userNICs are the board's two ports on QEMU user networks of their own,
-// IX first: PCI devices of model, or USB ones for "usb-net". The MACs are
-// globally administered so that usbnet names its devices ethN, as a real
-// USB NIC is named, rather than usbN.
-func userNICs(model string) []string {
-	var a []string
-	for i, id := range []string{"ix", "oob"} {
-		a = append(a, "-netdev", "user,id="+id,
-			"-device", fmt.Sprintf("%s,netdev=%s,mac=00:16:3e:4c:00:%02x", model, id, i+1))
+// nics are the board's two ports, IX first as the board table wants:
+// the IX on a TAP in the IX site, the OOB on QEMU's user network, both
+// of the board's emulated NIC model. The MACs are globally administered
+// so that usbnet names its devices ethN, as a real USB NIC is named,
+// rather than usbN.
+func (l *bootLab) nics(model string) []lab.NIC {
+	return []lab.NIC{
+		{Model: model, Netns: l.site, Addrs: []string{ixRouter + "/30"}, MAC: "00:16:3e:4c:00:01"},
+		{Model: model, User: true, MAC: "00:16:3e:4c:00:02"},
 	}
-	return a
+}
+
+// served waits until BIRD has the node's anycast prefix from the
+// session with it, and kdig in the IX site gets the customer zone's SOA
+// from the anycast address, routed there by BIRD. It logs how long each
+// took after the ready line.
+func (l *bootLab) served(t *testing.T, vm *lab.VM) {
+	t.Helper()
+	ctx := context.Background()
+	ready := time.Now()
+	deadline := ready.Add(90 * time.Second)
+	var route, answer string
+	var routed, answered time.Duration
+	for (routed == 0 || answered == 0) && time.Now().Before(deadline) {
+		if routed == 0 {
+			out, _ := l.bird.Birdc(ctx, "show", "route", "for", anycastAddr)
+			if route = out; strings.Contains(out, "192.0.2.0/24") && strings.Contains(out, "node") {
+				routed = time.Since(ready)
+			}
+		}
+		if routed != 0 && answered == 0 {
+			out, _ := l.site.Command(ctx, "kdig", "@"+anycastAddr, "+time=2", "+retry=0", bootZone, "SOA", "+short").CombinedOutput()
+			if answer = string(out); strings.Contains(answer, fmt.Sprint(bootSerial)) {
+				answered = time.Since(ready)
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if routed == 0 || answered == 0 {
+		t.Errorf("after the ready line: BIRD's route for %s:\n%s\nkdig %s SOA @%s: %s", anycastAddr, route, bootZone, anycastAddr, answer)
+		t.Fatalf("BIRD log:\n%s\nnode metrics:\n%s", lab.Tail(l.bird.LogText(), 20), l.metrics(vm))
+	}
+	t.Logf("FIGURE %s: ready line → BGP route at BIRD %v, → SOA %d answered on %s %v",
+		l.b.Name, routed.Round(time.Millisecond), bootSerial, anycastAddr, answered.Round(time.Millisecond))
+}
+
+// tunnelAddr finds the node's tunnel address in its "tunnel up" line.
+var tunnelAddr = regexp.MustCompile(`"msg":"tunnel up".*"address":"([0-9.]+)`)
+
+// metrics fetches the node's Prometheus page over the tunnel, for a
+// failure's report.
+func (l *bootLab) metrics(vm *lab.VM) string {
+	var addr string
+	for _, line := range vm.Lines() {
+		if m := tunnelAddr.FindStringSubmatch(line); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		return "(no tunnel address on the console)"
+	}
+	out, err := exec.Command("curl", "-sS", "--max-time", "5", "http://"+net.JoinHostPort(addr, "9100")+"/metrics").CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(curl: %v: %s)", err, out)
+	}
+	var keep []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "#") && strings.Contains(line, "goleudy_") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // waitReady waits for the ready line and logs the boot's figure.
@@ -185,57 +289,180 @@ func consoleHas(t *testing.T, vm *lab.VM, wants ...string) {
 	}
 }
 
-// TestBootVPSToReady boots one vps image twice: first under SeaBIOS
-// (GRUB's boot.img in the protective MBR, core.img in the BIOS boot
-// partition), a first boot that formats the data partition, enrolls and
-// commits slot A; then under OVMF (\EFI\BOOT\BOOTX64.EFI on the ESP), a
-// second boot that finds the committed slot and its enrolment on the data
-// partition. Disk and NICs are virtio.
-func TestBootVPSToReady(t *testing.T) {
-	bootBoard(t, "vps", []lab.Tool{lab.ToolQEMUx86}, func(t *testing.T, b boards.Board, r Report) {
-		for _, fw := range []string{lab.FirmwareSeaBIOS, lab.FirmwareOVMF} {
-			ok := t.Run(fw, func(t *testing.T) {
-				vm := lab.StartQEMU(t, lab.QEMU{Arch: "x86_64", Machine: b.QEMU.Machine, Firmware: fw,
-					Memory: fmt.Sprintf("%dM", b.QEMU.MemoryMiB), Disk: r.Image, DiskBus: lab.DiskVirtio,
-					NoReboot: true, Timeout: 4 * time.Minute, Extra: userNICs(b.QEMU.NIC)})
-				vm.WaitLine(t, "goleudy-grub: booting slot A", 90*time.Second)
-				waitReady(t, vm, b.Name, fw, 3*time.Minute)
-				vm.WaitLine(t, `"msg":"slot good"`, 30*time.Second)
-				if fw == lab.FirmwareSeaBIOS {
-					consoleHas(t, vm, "Linux version "+b.KernelRelease, `"msg":"first boot: formatting the data partition ext4"`, `"msg":"enrolled"`,
-						`"msg":"tunnel up"`, `"msg":"slot committed"`)
-				} else {
-					// A second boot: the node runs from the config it
-					// stored, so its tunnel may come up after the ready
-					// line; what it must not do is format data again.
-					consoleHas(t, vm, `"msg":"data partition mounted"`, `"first_boot":false`)
-				}
-				if err := vm.Stop(); err != nil {
-					t.Error(err)
-				}
-			})
-			if !ok {
-				return
-			}
+// TestBootBrixToReady boots the BRIX image under OVMF on q35, the disk
+// on AHCI: GRUB-EFI picks slot A, the first boot formats the data
+// partition, enrolls, serves and commits A. Then the fallback: slot B on
+// trial with a broken initramfs comes back on A by itself.
+func TestBootBrixToReady(t *testing.T) {
+	bootBoard(t, "brix", []lab.Tool{lab.ToolQEMUx86}, func(t *testing.T, l *bootLab) {
+		vm := func(noReboot bool) *lab.VM {
+			return l.x86(t, "x86_64", lab.FirmwareOVMF, lab.DiskAHCI, noReboot)
 		}
+		if t.Run("ready", func(t *testing.T) { l.firstBoot(t, vm(true), lab.FirmwareOVMF) }) {
+			t.Run("fallback", func(t *testing.T) { l.grubFallback(t, vm) })
+		}
+	})
+}
+
+// TestBootVPSToReady boots one vps image three times: first under
+// SeaBIOS (GRUB's boot.img in the protective MBR, core.img in the BIOS
+// boot partition), a first boot that formats the data partition,
+// enrolls, serves and commits slot A; then under OVMF
+// (\EFI\BOOT\BOOTX64.EFI on the ESP), a second boot that finds the
+// committed slot and its enrolment on the data partition; then the GRUB
+// fallback under SeaBIOS. Disk and NICs are virtio.
+func TestBootVPSToReady(t *testing.T) {
+	bootBoard(t, "vps", []lab.Tool{lab.ToolQEMUx86}, func(t *testing.T, l *bootLab) {
+		if !t.Run(lab.FirmwareSeaBIOS, func(t *testing.T) {
+			l.firstBoot(t, l.x86(t, "x86_64", lab.FirmwareSeaBIOS, lab.DiskVirtio, true), lab.FirmwareSeaBIOS)
+		}) {
+			return
+		}
+		if !t.Run(lab.FirmwareOVMF, func(t *testing.T) {
+			vm := l.x86(t, "x86_64", lab.FirmwareOVMF, lab.DiskVirtio, true)
+			vm.WaitLine(t, "goleudy-grub: booting slot A", 90*time.Second)
+			waitReady(t, vm, l.b.Name, lab.FirmwareOVMF, 3*time.Minute)
+			vm.WaitLine(t, `"msg":"slot good"`, 30*time.Second)
+			// A second boot: the node runs from the config it stored,
+			// so its tunnel may come up after the ready line; what it
+			// must not do is format data again.
+			consoleHas(t, vm, `"msg":"data partition mounted"`, `"first_boot":false`)
+			l.served(t, vm)
+			if err := vm.Stop(); err != nil {
+				t.Error(err)
+			}
+		}) {
+			return
+		}
+		t.Run("fallback", func(t *testing.T) {
+			l.grubFallback(t, func(noReboot bool) *lab.VM {
+				return l.x86(t, "x86_64", lab.FirmwareSeaBIOS, lab.DiskVirtio, noReboot)
+			})
+		})
 	})
 }
 
 // TestBootFitPC2iToReady boots the fitpc2i image (MBR, GRUB i386-pc) on
 // QEMU's pc machine with the FitPC2i's Atom N270 CPU and SeaBIOS, the disk
 // on the PIIX IDE controller and e1000 NICs: a 32-bit 686 kernel and a
-// GOARCH=386 goleudy-node.
+// GOARCH=386 goleudy-node. Then the GRUB fallback.
 func TestBootFitPC2iToReady(t *testing.T) {
-	bootBoard(t, "fitpc2i", []lab.Tool{lab.ToolQEMUi386}, func(t *testing.T, b boards.Board, r Report) {
-		vm := lab.StartQEMU(t, lab.QEMU{Arch: "i386", Machine: b.QEMU.Machine, CPU: b.QEMU.CPU, Firmware: lab.FirmwareSeaBIOS,
-			Memory: fmt.Sprintf("%dM", b.QEMU.MemoryMiB), Disk: r.Image, DiskBus: lab.DiskIDE,
-			NoReboot: true, Timeout: 4 * time.Minute, Extra: userNICs(b.QEMU.NIC)})
-		vm.WaitLine(t, "goleudy-grub: booting slot A", 90*time.Second)
-		waitReady(t, vm, b.Name, lab.FirmwareSeaBIOS, 3*time.Minute)
-		vm.WaitLine(t, `"msg":"slot good"`, 30*time.Second)
-		consoleHas(t, vm, "Linux version "+b.KernelRelease, `"msg":"first boot: formatting the data partition ext4"`,
-			`"msg":"enrolled"`, `"msg":"tunnel up"`, `"msg":"slot committed"`)
+	bootBoard(t, "fitpc2i", []lab.Tool{lab.ToolQEMUi386}, func(t *testing.T, l *bootLab) {
+		vm := func(noReboot bool) *lab.VM {
+			return l.x86(t, "i386", lab.FirmwareSeaBIOS, lab.DiskIDE, noReboot)
+		}
+		if t.Run("ready", func(t *testing.T) { l.firstBoot(t, vm(true), lab.FirmwareSeaBIOS) }) {
+			t.Run("fallback", func(t *testing.T) { l.grubFallback(t, vm) })
+		}
 	})
+}
+
+// x86 starts the image on the board's x86 QEMU machine. With noReboot a
+// guest reboot ends QEMU; without, the board reboots as real ones do.
+func (l *bootLab) x86(t *testing.T, arch, firmware, bus string, noReboot bool) *lab.VM {
+	return lab.StartQEMU(t, lab.QEMU{Arch: arch, Machine: l.b.QEMU.Machine, CPU: l.b.QEMU.CPU, Firmware: firmware,
+		Memory: fmt.Sprintf("%dM", l.b.QEMU.MemoryMiB), Disk: l.r.Image, DiskBus: bus,
+		NoReboot: noReboot, Timeout: 5 * time.Minute, NICs: l.nics(l.b.QEMU.NIC)})
+}
+
+// firstBoot follows a fresh image's first boot on a GRUB board to the
+// ready line, the commit of slot A, the BGP route and the DNS answer.
+func (l *bootLab) firstBoot(t *testing.T, vm *lab.VM, firmware string) {
+	vm.WaitLine(t, "goleudy-grub: booting slot A", 90*time.Second)
+	waitReady(t, vm, l.b.Name, firmware, 3*time.Minute)
+	vm.WaitLine(t, `"msg":"slot good"`, 30*time.Second)
+	consoleHas(t, vm, "Linux version "+l.b.KernelRelease, `"msg":"first boot: formatting the data partition ext4"`,
+		`"slot":"A"`, `"msg":"enrolled"`, `"msg":"tunnel up"`, `"msg":"slot committed"`)
+	l.served(t, vm)
+	if err := vm.Stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// grubFallback puts slot B on trial, as an update would, but breaks its
+// initramfs, so its kernel panics and never commits; the board reboots
+// (panic=10) and GRUB, finding B's one try spent, boots A by itself,
+// whose node records the rollback and serves again.
+func (l *bootLab) grubFallback(t *testing.T, start func(noReboot bool) *lab.VM) {
+	img := l.r.Image
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vol := func(n int) *fat.Volume {
+		off, size, err := disk.PartitionOffset(img, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := fat.Open(f, off, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	boot := vol(1)
+	block, err := boot.ReadFile(strings.TrimPrefix(grub.EnvPath, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := grub.DecodeState(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.OnTrial(grub.A) {
+		t.Fatalf("slot A not committed by the first boot: %s", st)
+	}
+	st.Trial(grub.B)
+	block, _ = st.Encode()
+	if err := boot.Rewrite(strings.TrimPrefix(grub.EnvPath, "/"), block); err != nil {
+		t.Fatal(err)
+	}
+	slotB := vol(l.slotPartition(t, grub.B))
+	initrd, err := slotB.ReadFile(Initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slotB.Rewrite(Initrd, make([]byte, len(initrd))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+
+	vm := start(false)
+	vm.WaitLine(t, "goleudy-grub: booting slot B", 90*time.Second)
+	vm.WaitLine(t, "Kernel panic", 90*time.Second)
+	vm.WaitLine(t, "goleudy-grub: booting slot A", 90*time.Second)
+	back := vm.LogTiming(t, l.b.Name+" fallback to A", "goleudy-grub: booting slot A")
+	vm.WaitLine(t, readyLine, 3*time.Minute)
+	ready := vm.LogTiming(t, l.b.Name+" fallback ready", readyLine)
+	committed := vm.WaitLine(t, `"msg":"slot committed"`, 30*time.Second)
+	t.Logf("FIGURE %s fallback: QEMU start → slot A booting again after B's failed trial %v; ready %v",
+		l.b.Name, back.Round(time.Millisecond), ready.Round(time.Millisecond))
+	if !strings.Contains(committed, `"slot":"A"`) || !strings.Contains(committed, `"rolled_back":true`) ||
+		!strings.Contains(committed, `B_OK=0`) {
+		t.Errorf("the node on A did not record the rollback (slot A, B not bootable): %s", committed)
+	}
+	l.served(t, vm)
+	if err := vm.Stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// slotPartition is the partition number of slot s in the board's image.
+func (l *bootLab) slotPartition(t *testing.T, s grub.Slot) int {
+	d, err := disk.Read(l.r.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Partitions {
+		if p.Label == slotLabel(s) {
+			return p.Number
+		}
+	}
+	t.Fatalf("%s image: no partition for slot %s", l.b.Name, s)
+	return 0
 }
 
 // TestBootRPi64ToReady boots the rpi64 image on QEMU's raspi3b. QEMU
@@ -246,23 +473,20 @@ func TestBootFitPC2iToReady(t *testing.T) {
 // partitions. The console is the mini UART (ttyS1), QEMU's second
 // serial port; the NICs are usb-net on the SoC's DWC2 USB.
 func TestBootRPi64ToReady(t *testing.T) {
-	bootBoard(t, "rpi64", []lab.Tool{lab.ToolQEMUAArch64}, func(t *testing.T, b boards.Board, r Report) {
-		bootPi(t, b, r, "aarch64")
-	})
+	bootBoard(t, "rpi64", []lab.Tool{lab.ToolQEMUAArch64}, func(t *testing.T, l *bootLab) { l.bootPi(t, "aarch64") })
 }
 
 // TestBootRPiToReady is TestBootRPi64ToReady for the ARMv6 rpi board on
 // QEMU's raspi0, console on the PL011 (ttyAMA0).
 func TestBootRPiToReady(t *testing.T) {
-	bootBoard(t, "rpi", []lab.Tool{lab.ToolQEMUArm}, func(t *testing.T, b boards.Board, r Report) {
-		bootPi(t, b, r, "arm")
-	})
+	bootBoard(t, "rpi", []lab.Tool{lab.ToolQEMUArm}, func(t *testing.T, l *bootLab) { l.bootPi(t, "arm") })
 }
 
 // bootPi checks the Pi boot files in the image, then boots slot A's
 // kernel on the board's QEMU machine with the image as the SD card.
-func bootPi(t *testing.T, b boards.Board, r Report, arch string) {
-	slot := piBootFiles(t, b, r.Image)
+func (l *bootLab) bootPi(t *testing.T, arch string) {
+	b := l.b
+	slot := piBootFiles(t, b, l.r.Image)
 	dir := t.TempDir()
 	write := func(name string) string {
 		file := filepath.Join(dir, name)
@@ -283,7 +507,7 @@ func bootPi(t *testing.T, b boards.Board, r Report, arch string) {
 	cmdline = append(cmdline, piWatchdogQuirk)
 	vm := lab.StartQEMU(t, lab.QEMU{Arch: arch, Machine: b.QEMU.Machine,
 		Kernel: write(Kernel), Initrd: write(Initrd), DTB: write(dtb), Append: strings.Join(cmdline, " "),
-		Disk: r.Image, DiskBus: lab.DiskSD, NoReboot: true, Timeout: 5 * time.Minute, Extra: userNICs("usb-net")})
+		Disk: l.r.Image, DiskBus: lab.DiskSD, NoReboot: true, Timeout: 5 * time.Minute, NICs: l.nics("usb-net")})
 	waitReady(t, vm, b.Name, "direct kernel boot", 4*time.Minute)
 	// The image's autoboot.txt commits slot A already, so the node finds
 	// nothing to commit.
@@ -293,6 +517,7 @@ func bootPi(t *testing.T, b boards.Board, r Report, arch string) {
 	}
 	consoleHas(t, vm, "Linux version "+b.KernelRelease, `"msg":"first boot: formatting the data partition ext4"`,
 		`"msg":"enrolled"`, `"msg":"tunnel up"`)
+	l.served(t, vm)
 }
 
 // piBootFiles checks what the VideoCore firmware would read from the

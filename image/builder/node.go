@@ -29,8 +29,10 @@ func NodeBinary(ctx context.Context, moduleRoot string, b boards.Board, version,
 }
 
 // NodeModules are modules every node needs whatever its board: tun for
-// the userspace WireGuard tunnel.
-var NodeModules = []string{"tun"}
+// the userspace WireGuard tunnel, and dummy for anycast0, the link that
+// holds the anycast addresses (without it they go on lo, where they
+// work but mix with the loopback's own).
+var NodeModules = []string{"tun", "dummy"}
 
 // rootModules are the roots the image carries and the node loads: the board's
 // and NodeModules.

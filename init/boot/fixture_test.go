@@ -105,7 +105,7 @@ func childGetenv(t *testing.T, key string) string {
 
 // Namespaces a child runs in: a private mount namespace, so nothing it
 // mounts is seen by (or left in) the host, and its own hostname.
-var privateNS = []string{"--mount", "--uts", "--propagation", "private"}
+var privateNS = []string{"--mount", "--uts", "--net", "--propagation", "private"}
 
 // runChild re-runs this test in a new process, under `unshare ns...` if
 // ns is given, with env added. The child's output is logged; a child that

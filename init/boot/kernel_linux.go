@@ -46,6 +46,30 @@ func kernelReboot(cmd powerCmd) error { return unix.Reboot(int(cmd)) }
 
 func sethostname(name string) error { return unix.Sethostname([]byte(name)) }
 
+// linkUp sets IFF_UP on the link name, as `ip link set NAME up` does.
+func linkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if ifr.Uint16()&unix.IFF_UP != 0 {
+		return nil
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("link %s: set up: %w", name, err)
+	}
+	return nil
+}
+
 // finitModule loads the module file f. A compressed module is handed to
 // the kernel as it is, to decompress itself (CONFIG_MODULE_DECOMPRESS).
 func finitModule(f *os.File, compressed bool) error {

@@ -19,6 +19,7 @@ func unmount(target string) error                { return errors.ErrUnsupported 
 func remountReadOnly(target string) error        { return errors.ErrUnsupported }
 func syncFS()                                    {}
 func sethostname(name string) error              { return errors.ErrUnsupported }
+func linkUp(name string) error                   { return errors.ErrUnsupported }
 func finitModule(*os.File, bool) error           { return errors.ErrUnsupported }
 func initModule([]byte) error                    { return errors.ErrUnsupported }
 func setChildSubreaper() error                   { return errors.ErrUnsupported }

@@ -165,6 +165,19 @@ func checkHostname(name string) error {
 	return nil
 }
 
+// LinkUp sets a network link up. The kernel starts the loopback down, and
+// until it is up nothing reaches 127.0.0.1, nor an anycast address that
+// the network service puts on lo when it cannot make a dummy link: the
+// health gate's probes of the node's own DNS would go unanswered, and the
+// prefix would never be announced.
+type LinkUp struct {
+	Name string
+}
+
+func (l LinkUp) String() string { return "ip link set " + l.Name + " up" }
+
+func (l LinkUp) Do() error { return linkUp(l.Name) }
+
 // Optional is a step whose failure is logged and passed. It reads like
 // the shell line that ignores the failure.
 type Optional struct {
@@ -175,7 +188,8 @@ func (o Optional) String() string { return o.Step.String() + " || true" }
 
 // DefaultSteps is what PID 1 does before anything else: the
 // pseudo-filesystems, the /dev symlinks that programs and shells expect,
-// and the hostname. root is "/" on a node; tests pass a temp dir. /dev
+// the loopback, and the hostname. root is "/" on a node; tests pass a
+// temp dir (and a network namespace of their own). /dev
 // comes first so that /dev/kmsg and /dev/console exist for the console
 // log; cgroup2 is optional because the node does not need it and older
 // board kernels may lack it.
@@ -203,6 +217,7 @@ func DefaultSteps(root, hostname string) []Step {
 		Symlink{"/proc/self/fd/0", p("/dev/stdin")},
 		Symlink{"/proc/self/fd/1", p("/dev/stdout")},
 		Symlink{"/proc/self/fd/2", p("/dev/stderr")},
+		LinkUp{"lo"},
 	}
 	if hostname != "" {
 		steps = append(steps, Hostname{hostname})

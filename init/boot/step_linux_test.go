@@ -1,9 +1,11 @@
 package boot
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,9 +75,23 @@ func TestStepsMountForReal(t *testing.T) {
 	if h := unix.ByteSliceToString(u.Nodename[:]); h != "goleudy-test" {
 		t.Errorf("hostname = %q", h)
 	}
+	// The child's network namespace is new, so its loopback started down.
+	if ifi, err := net.InterfaceByName("lo"); err != nil || ifi.Flags&net.FlagUp == 0 {
+		t.Errorf("lo after the steps: %+v, %v; want up", ifi, err)
+	} else if l, err := net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Errorf("lo is up but 127.0.0.1 does not work: %v", err)
+	} else {
+		if c, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err != nil {
+			t.Errorf("lo is up but 127.0.0.1 does not answer: %v", err)
+		} else {
+			c.Close()
+		}
+		l.Close()
+	}
 	// Steps are idempotent where a second boot stage might repeat them.
 	for _, s := range steps {
-		if _, ok := s.(Symlink); ok {
+		switch s.(type) {
+		case Symlink, LinkUp:
 			if err := s.Do(); err != nil {
 				t.Errorf("%s again: %v", s, err)
 			}

@@ -28,6 +28,7 @@ func TestDefaultStepsRead(t *testing.T) {
 		"ln -sfn /proc/self/fd/0 /dev/stdin",
 		"ln -sfn /proc/self/fd/1 /dev/stdout",
 		"ln -sfn /proc/self/fd/2 /dev/stderr",
+		"ip link set lo up",
 		"hostname alban",
 	}
 	got := DefaultSteps("/", "alban")
@@ -44,6 +45,9 @@ func TestDefaultStepsRead(t *testing.T) {
 		str := s.String()
 		if strings.HasPrefix(str, "hostname") {
 			t.Errorf("hostname step with no hostname: %q", str)
+		}
+		if _, ok := s.(LinkUp); ok {
+			continue
 		}
 		if !strings.Contains(str, "/tmp/r/") {
 			t.Errorf("step %q is not under the root", str)

@@ -104,7 +104,8 @@ type QEMU struct {
 // NIC is one network port of the VM and the namespace on its far side.
 type NIC struct {
 	Model  string   // -device: "virtio-net-pci", "e1000", "e1000e", "rtl8139", or "usb-net"
-	Netns  *Netns   // where the TAP lives; nil leaves the port unplugged
+	Netns  *Netns   // where the TAP lives; nil leaves the port unplugged unless User
+	User   bool     // QEMU's user network instead: the guest gets a DHCP lease, and 10.0.2.2 is QEMU's own namespace
 	Tap    string   // the TAP's name in Netns; "" is "tapN" (N: index in QEMU.NICs)
 	Addrs  []string // CIDR addresses for the TAP: the far side's own addresses
 	Master string   // a bridge in Netns the TAP joins instead of taking Addrs
@@ -240,6 +241,9 @@ func (q *QEMU) check() error {
 		if q.raspi() && n.Model != usbNet {
 			return bad("NICs[%d].Model %q: the raspi machines have no PCI bus; use %q", i, n.Model, usbNet)
 		}
+		if n.User && n.Netns != nil {
+			return bad("NICs[%d]: User and Netns: a port is on one network", i)
+		}
 		if n.Netns == nil && (n.Tap != "" || len(n.Addrs) > 0 || n.Master != "") {
 			return bad("NICs[%d]: Tap, Addrs and Master need Netns", i)
 		}
@@ -356,6 +360,8 @@ func (q *QEMU) nicArgs() []string {
 		if n.Netns != nil {
 			a = append(a, "-netdev", fmt.Sprintf("tap,id=%s,fd=%d", id, fd))
 			fd++
+		} else if n.User {
+			a = append(a, "-netdev", "user,id="+id)
 		} else {
 			// A hub port of its own: the guest sees a NIC with no link
 			// partner, and no traffic leaves QEMU.

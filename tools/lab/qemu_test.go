@@ -70,6 +70,14 @@ func TestQEMUArgs(t *testing.T) {
 			q:    QEMU{Arch: "x86_64", Machine: "q35", Kernel: "k", NICs: []NIC{{Model: usbNet}}},
 			want: []string{"-device qemu-xhci,id=xhci"},
 		},
+		{
+			name: "user network between taps",
+			q: QEMU{Arch: "x86_64", Machine: "pc", Kernel: "k",
+				NICs: []NIC{{Model: "e1000", Netns: ns}, {Model: "e1000", User: true}, {Model: "e1000", Netns: ns}}},
+			want: []string{"-netdev tap,id=nic0,fd=3", "-netdev user,id=nic1", "-device e1000,netdev=nic1,mac=52:54:00:4c:00:02",
+				"-netdev tap,id=nic2,fd=4"},
+			not: []string{"hubport"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.q.check(); err != nil {
@@ -118,6 +126,7 @@ func TestQEMUCheck(t *testing.T) {
 		{func(q *QEMU) { q.NICs = []NIC{{Model: "e1000", Addrs: []string{"10.0.0.1/24"}}} }, "need Netns"},
 		{func(q *QEMU) { q.NICs = []NIC{{Model: "e1000", Netns: ns, Master: "br0", Addrs: []string{"x"}}} }, "bridge"},
 		{func(q *QEMU) { q.NICs = []NIC{{Model: "e1000", Netns: ns, Tap: "a-very-long-tap-name"}} }, "15 bytes"},
+		{func(q *QEMU) { q.NICs = []NIC{{Model: "e1000", Netns: ns, User: true}} }, "User and Netns"},
 	} {
 		q := ok
 		tc.edit(&q)
