@@ -63,6 +63,8 @@ type QEMU struct {
 	DTB       string   // for direct kernel boots: the DTB's path in the kernel package
 	Console   string   // console= under emulation; "" is the board's Console
 	Cmdline   []string // kernel parameters added under emulation, for what QEMU lacks
+	Modules   []string // modules added under emulation, for devices QEMU has and the board lacks
+	NoModules []string // board modules left out under emulation, for devices QEMU emulates wrongly
 	Serial    int      // index of the QEMU -serial the console is on (0: the first)
 	Ports     Ports    // port matches for the emulated NICs; zero is the board's Ports
 }
@@ -162,6 +164,18 @@ func (b Board) Package(name string) (Package, bool) {
 		}
 	}
 	return Package{}, false
+}
+
+// EmulatedModules is the module list of an image built for QEMU:
+// Modules without QEMU.NoModules, plus QEMU.Modules.
+func (b Board) EmulatedModules() []string {
+	out := slices.DeleteFunc(slices.Clone(b.Modules), func(m string) bool { return slices.Contains(b.QEMU.NoModules, m) })
+	for _, m := range b.QEMU.Modules {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // EmulatedPorts are the port matches under QEMU.

@@ -340,6 +340,16 @@ func TestModules(t *testing.T) {
 			}
 			seen[m] = true
 		}
+		for _, m := range b.QEMU.NoModules {
+			if !seen[m] {
+				t.Errorf("QEMU.NoModules: %s is not among the board's modules", m)
+			}
+		}
+		for _, m := range b.QEMU.Modules {
+			if seen[m] || !name.MatchString(m) {
+				t.Errorf("QEMU.Modules: %q is the board's already, or not a kernel module name", m)
+			}
+		}
 		// Every board mounts FAT boot and slot partitions and an ext4
 		// data partition.
 		for _, m := range []string{"vfat", "nls_cp437", "nls_ascii", "ext4", "crc32c_generic"} {
@@ -396,5 +406,5 @@ func ExampleBoard_KernelCmdline() {
 func ExampleBoard_EmulatedCmdline() {
 	b, _ := boards.Lookup("rpi")
 	fmt.Println(b.EmulatedCmdline())
-	// Output: console=tty1 panic=10 initcall_blacklist=bcm2835_power_driver_init console=ttyAMA0,115200
+	// Output: console=tty1 panic=10 initcall_blacklist=bcm2835_power_driver_init initcall_blacklist=bcm2835_wdt_driver_init console=ttyAMA0,115200
 }

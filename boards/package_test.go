@@ -71,6 +71,9 @@ func TestModulesCloseOverTheKernel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := k.Closure(b.EmulatedModules()); err != nil {
+			t.Fatalf("emulated: %v", err)
+		}
 		tree := unpacked(t, b.Kernel)
 		for _, m := range mods {
 			if _, err := tree.Resolve(b.ModulesDir() + "/" + m.Path); err != nil {

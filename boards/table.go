@@ -106,6 +106,16 @@ var rtl8153 = prefixed("lib/firmware/rtl_nic/",
 // bootloader's boot counter can fall back instead of the node hanging.
 const panicReboot = "panic=10"
 
+// piQEMU is what the Pi boards change under QEMU. The raspi machines
+// have no NIC of their own, and QEMU's only USB NIC, usb-net, is a CDC
+// Ethernet device, so images for emulation carry cdc_ether. Under QEMU
+// 7.2 the raspi machines reset at once when the node arms the BCM2835
+// watchdog (seen: the guest reboots right after the node's modules load,
+// where it starts the watchdog; the timer is not emulated as a
+// countdown), so the emulated Pi runs without bcm2835_wdt and the node
+// goes on as on a board with no watchdog.
+var piQEMU = QEMU{Modules: []string{"cdc_ether"}, NoModules: []string{"bcm2835_wdt"}}
+
 var table = []Board{
 	{
 		Name:        "brix",
@@ -207,10 +217,13 @@ var table = []Board{
 		Ports: Ports{IX: "eth0", OOB: "eth1"},
 		// QEMU's raspi0 lacks the power management block, and the
 		// kernel's bcm2835-power driver oopses on it before the console
-		// is up; the real Pi needs the driver.
+		// is up; the real Pi needs the driver. The watchdog driver is
+		// built into this kernel; see piQEMU for why it stays off.
 		QEMU: QEMU{System: "qemu-system-arm", Machine: "raspi0", MemoryMiB: 512,
-			DTB:     "usr/lib/linux-image-6.1.0-50-rpi/bcm2835-rpi-zero.dtb",
-			Cmdline: []string{"initcall_blacklist=bcm2835_power_driver_init"}},
+			DTB: "usr/lib/linux-image-6.1.0-50-rpi/bcm2835-rpi-zero.dtb",
+			Cmdline: []string{"initcall_blacklist=bcm2835_power_driver_init",
+				"initcall_blacklist=bcm2835_wdt_driver_init"},
+			Modules: piQEMU.Modules},
 	},
 	{
 		Name:        "rpi64",
@@ -244,7 +257,8 @@ var table = []Board{
 		Ports:   Ports{IX: "eth0", OOB: "eth1"},
 		// raspi3b's mini UART (ttyS1) is QEMU's second serial port.
 		QEMU: QEMU{System: "qemu-system-aarch64", Machine: "raspi3b", MemoryMiB: 1024,
-			DTB: "usr/lib/linux-image-6.1.0-56-arm64/broadcom/bcm2837-rpi-3-b.dtb", Serial: 1},
+			DTB: "usr/lib/linux-image-6.1.0-56-arm64/broadcom/bcm2837-rpi-3-b.dtb", Serial: 1,
+			Modules: piQEMU.Modules, NoModules: piQEMU.NoModules},
 	},
 	{
 		Name:        "vps",

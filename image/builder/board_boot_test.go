@@ -57,35 +57,6 @@ const (
 	bootSerial  = 2026112101
 )
 
-// emulatedModules are the changes a board's module list needs under
-// QEMU that its row in the board table lacks. The raspi machines have no
-// NIC of their own, and QEMU's only USB NIC, usb-net, is a CDC Ethernet
-// device. Under QEMU 7.2 the raspi machines reset at once when the node
-// arms the BCM2835 watchdog (seen: the guest reboots right after the
-// node's modules are loaded, where it starts the watchdog; the timer is
-// not emulated as a countdown), so the emulated Pi runs without
-// bcm2835_wdt and the node goes on as on a board with no watchdog.
-var emulatedModules = map[string]struct{ add, drop []string }{
-	"rpi":   {add: []string{"cdc_ether"}, drop: []string{"bcm2835_wdt"}},
-	"rpi64": {add: []string{"cdc_ether"}, drop: []string{"bcm2835_wdt"}},
-}
-
-// piWatchdogQuirk keeps the built-in bcm2835_wdt (the rpi kernel's) from
-// registering, for the same reason as emulatedModules' drop.
-const piWatchdogQuirk = "initcall_blacklist=bcm2835_wdt_driver_init"
-
-// emulatedBoard is b with emulatedModules applied.
-func emulatedBoard(b boards.Board) boards.Board {
-	m := emulatedModules[b.Name]
-	b.Modules = slices.DeleteFunc(slices.Clone(b.Modules), func(mod string) bool { return slices.Contains(m.drop, mod) })
-	for _, mod := range m.add {
-		if !slices.Contains(b.Modules, mod) {
-			b.Modules = append(b.Modules, mod)
-		}
-	}
-	return b
-}
-
 // boardFetcher fails the test unless every package b's image takes is in
 // the cache: tests never download.
 func boardFetcher(t *testing.T, b boards.Board) *debs.Fetcher {
@@ -118,7 +89,6 @@ func bootBoard(t *testing.T, name string, tools []lab.Tool, boot func(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = emulatedBoard(b)
 	if _, ok := lab.InNetns(); ok && os.Getenv(envBoardServe) != "" {
 		boot(t, startBootLab(t, b, os.Getenv(envBoardServe)))
 		return
@@ -504,7 +474,6 @@ func (l *bootLab) bootPi(t *testing.T, arch string) {
 		cmdline = append(cmdline, "console="+c)
 	}
 	cmdline = append(cmdline, b.QEMU.Cmdline...)
-	cmdline = append(cmdline, piWatchdogQuirk)
 	vm := lab.StartQEMU(t, lab.QEMU{Arch: arch, Machine: b.QEMU.Machine,
 		Kernel: write(Kernel), Initrd: write(Initrd), DTB: write(dtb), Append: strings.Join(cmdline, " "),
 		Disk: l.r.Image, DiskBus: lab.DiskSD, NoReboot: true, Timeout: 5 * time.Minute, NICs: l.nics("usb-net")})

@@ -304,7 +304,7 @@ func (o *Options) initramfs(kernel *debs.Tree, pkgs map[string]*debs.Tree, node 
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("builder: %w", err)
 	}
-	mods, err := k.Closure(rootModules(b))
+	mods, err := k.Closure(rootModules(b, o.Emulated))
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("builder: %w", err)
 	}

@@ -34,10 +34,13 @@ func NodeBinary(ctx context.Context, moduleRoot string, b boards.Board, version,
 // work but mix with the loopback's own).
 var NodeModules = []string{"tun", "dummy"}
 
-// rootModules are the roots the image carries and the node loads: the board's
-// and NodeModules.
-func rootModules(b boards.Board) []string {
+// rootModules are the roots the image carries and the node loads: the
+// board's (under emulation, its emulated set) and NodeModules.
+func rootModules(b boards.Board, emulated bool) []string {
 	out := slices.Clone(b.Modules)
+	if emulated {
+		out = b.EmulatedModules()
+	}
 	for _, m := range NodeModules {
 		if !slices.Contains(out, m) {
 			out = append(out, m)
@@ -59,7 +62,7 @@ func BoardJSON(b boards.Board, emulated bool) ([]byte, error) {
 		Modules []string `json:"modules,omitempty"`
 		OOB     string   `json:"oob,omitempty"`
 		IX      string   `json:"ix,omitempty"`
-	}{b.Name, rootModules(b), ports.OOB, ports.IX}, "", "  ")
+	}{b.Name, rootModules(b, emulated), ports.OOB, ports.IX}, "", "  ")
 }
 
 // ModuleRoot finds the Go module's root above dir.
