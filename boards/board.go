@@ -20,9 +20,10 @@ const (
 	// BootUEFIBIOS is both on one GPT disk, for VPSes whose firmware is
 	// not known in advance; core.img sits in a BIOS boot partition.
 	BootUEFIBIOS Boot = "uefi+bios"
-	// BootRPiTryboot is the Raspberry Pi VideoCore firmware with
-	// autoboot.txt (tryboot_a_b=1) choosing the slot.
-	BootRPiTryboot Boot = "rpi-tryboot"
+	// BootRPiUBoot is the Raspberry Pi VideoCore firmware starting
+	// U-Boot, whose boot script picks the slot with the boot counter in
+	// uboot.env (see image/rpiboot for why not the firmware's tryboot).
+	BootRPiUBoot Boot = "rpi-uboot"
 )
 
 // Table is the partition table kind.
@@ -67,6 +68,11 @@ type QEMU struct {
 	NoModules []string // board modules left out under emulation, for devices QEMU emulates wrongly
 	Serial    int      // index of the QEMU -serial the console is on (0: the first)
 	Ports     Ports    // port matches for the emulated NICs; zero is the board's Ports
+	// Bootloader is the file of the board's Bootloader package that QEMU
+	// starts where the VideoCore firmware would start Bootloader.Path:
+	// the same U-Boot, as an ELF where QEMU would load the raw binary at
+	// the wrong address (32-bit raspi machines).
+	Bootloader string
 }
 
 // Board is one row of the table.
@@ -92,6 +98,9 @@ type Board struct {
 	// BootFirmware goes onto the boot partition's root: the Raspberry Pi
 	// VideoCore firmware.
 	BootFirmware []File
+	// Bootloader is the binary the VideoCore firmware starts as its
+	// "kernel": U-Boot's u-boot.bin for the board's models.
+	Bootloader File
 	// DTBs are paths in the kernel package; only Raspberry Pi boards have
 	// them, since x86 firmware describes its own hardware.
 	DTBs []string

@@ -249,15 +249,15 @@ func TestBootAndTable(t *testing.T) {
 		firmware []string // QEMU firmware the tests must boot with
 	}
 	valid := map[boards.Boot]combo{
-		boards.BootUEFI:       {boards.TableGPT, []string{"amd64"}, []string{"grub-efi-amd64-bin"}, []string{"ovmf"}},
-		boards.BootBIOS:       {boards.TableMBR, []string{"386", "amd64"}, []string{"grub-pc-bin"}, []string{"seabios"}},
-		boards.BootUEFIBIOS:   {boards.TableGPT, []string{"amd64"}, []string{"grub-efi-amd64-bin", "grub-pc-bin"}, []string{"ovmf", "seabios"}},
-		boards.BootRPiTryboot: {boards.TableMBR, []string{"arm", "arm64"}, []string{"raspi-firmware"}, nil},
+		boards.BootUEFI:     {boards.TableGPT, []string{"amd64"}, []string{"grub-efi-amd64-bin"}, []string{"ovmf"}},
+		boards.BootBIOS:     {boards.TableMBR, []string{"386", "amd64"}, []string{"grub-pc-bin"}, []string{"seabios"}},
+		boards.BootUEFIBIOS: {boards.TableGPT, []string{"amd64"}, []string{"grub-efi-amd64-bin", "grub-pc-bin"}, []string{"ovmf", "seabios"}},
+		boards.BootRPiUBoot: {boards.TableMBR, []string{"arm", "arm64"}, []string{"raspi-firmware", "u-boot-rpi"}, nil},
 	}
 	forEach(t, func(t *testing.T, b boards.Board) {
 		c, ok := valid[b.Boot]
 		if !ok {
-			t.Fatalf("boot %q is not one of uefi, bios, uefi+bios, rpi-tryboot", b.Boot)
+			t.Fatalf("boot %q is not one of uefi, bios, uefi+bios, rpi-uboot", b.Boot)
 		}
 		if b.Table != c.table {
 			t.Errorf("boot %s needs a %s partition table, has %q", b.Boot, c.table, b.Table)
@@ -273,16 +273,20 @@ func TestBootAndTable(t *testing.T) {
 		if !slices.Equal(b.QEMU.Firmware, c.firmware) {
 			t.Errorf("boot %s is tested with firmware %v, has %v", b.Boot, c.firmware, b.QEMU.Firmware)
 		}
-		pi := b.Boot == boards.BootRPiTryboot
+		pi := b.Boot == boards.BootRPiUBoot
 		if pi != (len(b.BootFirmware) > 0) {
 			t.Errorf("boot %s with %d VideoCore firmware files: only Raspberry Pi boards have them, and they must", b.Boot, len(b.BootFirmware))
+		}
+		if pi != (b.Bootloader != boards.File{}) || pi != (b.QEMU.Bootloader != "") {
+			t.Errorf("boot %s with Bootloader %+v and QEMU.Bootloader %q: only Raspberry Pi boards have them, and they must",
+				b.Boot, b.Bootloader, b.QEMU.Bootloader)
 		}
 	})
 }
 
 func TestDTBsOnlyOnPis(t *testing.T) {
 	forEach(t, func(t *testing.T, b boards.Board) {
-		pi := b.Boot == boards.BootRPiTryboot
+		pi := b.Boot == boards.BootRPiUBoot
 		if pi != (len(b.DTBs) > 0) {
 			t.Fatalf("%d DTBs with boot %s: Raspberry Pi boards need them, others have none", len(b.DTBs), b.Boot)
 		}

@@ -90,8 +90,16 @@ func TestModulesCloseOverTheKernel(t *testing.T) {
 func TestFirmwareExistsAndIsAskedFor(t *testing.T) {
 	forEach(t, func(t *testing.T, b boards.Board) {
 		t.Parallel()
-		for _, f := range append(slices.Clone(b.Firmware), b.BootFirmware...) {
-			p, _ := b.Package(f.Package)
+		all := append(slices.Clone(b.Firmware), b.BootFirmware...)
+		if b.Bootloader != (boards.File{}) {
+			all = append(all, b.Bootloader, boards.File{Package: b.Bootloader.Package, Path: b.QEMU.Bootloader})
+		}
+		for _, f := range all {
+			p, ok := b.Package(f.Package)
+			if !ok {
+				t.Errorf("%s: package %s is not pinned", f.Path, f.Package)
+				continue
+			}
 			e, err := unpacked(t, p).Resolve(f.Path)
 			if err != nil {
 				t.Error(err)

@@ -39,6 +39,13 @@ var (
 	raspiFirmware = Package{Name: "raspi-firmware", Version: "1.20220830+ds-1", Arch: "all",
 		Filename: "pool/non-free-firmware/r/raspi-firmware/raspi-firmware_1.20220830+ds-1_all.deb",
 		SHA256:   "0094ced47a7fbb6a220ff83e7b43aa637a5d8f6802461e2e4e474597fb796f62", Size: 4815784}
+	// u-boot-rpi: U-Boot for the Pis, started by the VideoCore firmware.
+	uBootRPiArm64 = Package{Name: "u-boot-rpi", Version: "2023.01+dfsg-2+deb12u3", Arch: "arm64",
+		Filename: "pool/main/u/u-boot/u-boot-rpi_2023.01+dfsg-2+deb12u3_arm64.deb",
+		SHA256:   "3722f286cfafca03f4cac7adade04fccf66158ad8467501b9deabd154162b5e8", Size: 378496}
+	uBootRPiArmel = Package{Name: "u-boot-rpi", Version: "2023.01+dfsg-2+deb12u3", Arch: "armel",
+		Filename: "pool/main/u/u-boot/u-boot-rpi_2023.01+dfsg-2+deb12u3_armel.deb",
+		SHA256:   "72b3bbdad5c4befe60d9d9507dcf800fa967214a00c1a3808e7f4e8b99060ba2", Size: 242612}
 	grubPCBin = Package{Name: "grub-pc-bin", Version: "2.06-13+deb12u2", Arch: "amd64",
 		Filename: "pool/main/g/grub2/grub-pc-bin_2.06-13+deb12u2_amd64.deb",
 		SHA256:   "db6aced5a89f02e10e150140b4df9621196f311c26203baf8558b4c6808e1298", Size: 1001508}
@@ -188,10 +195,10 @@ var table = []Board{
 	},
 	{
 		Name:        "rpi",
-		Description: "Raspberry Pi 1 and Zero (ARMv6): VideoCore firmware with tryboot, onboard or USB NICs",
+		Description: "Raspberry Pi 1 and Zero (ARMv6): VideoCore firmware, U-Boot A/B, onboard or USB NICs",
 		GOARCH:      "arm", GOARM: "6",
 		Kernel: kernelRPi, KernelRelease: "6.1.0-50-rpi",
-		Packages: []Package{raspiFirmware},
+		Packages: []Package{raspiFirmware, uBootRPiArmel},
 		Modules: join(
 			// NICs: onboard SMSC LAN9512/9514 (Pi 1 B), Realtek and ASIX
 			// USB NICs (Zero, second role).
@@ -205,13 +212,15 @@ var table = []Board{
 		),
 		BootFirmware: files("raspi-firmware", prefixed("usr/lib/raspi-firmware/",
 			"bootcode.bin", "start.elf", "fixup.dat")...),
+		// U-Boot's rpi build covers every BCM2835 model (Pi 1, Zero, Zero W).
+		Bootloader: File{Package: "u-boot-rpi", Path: "usr/lib/u-boot/rpi/u-boot.bin"},
 		DTBs: prefixed("usr/lib/linux-image-6.1.0-50-rpi/",
 			"bcm2835-rpi-a.dtb", "bcm2835-rpi-a-plus.dtb", "bcm2835-rpi-b.dtb", "bcm2835-rpi-b-rev2.dtb",
 			"bcm2835-rpi-b-plus.dtb", "bcm2835-rpi-zero.dtb", "bcm2835-rpi-zero-w.dtb"),
 		// Pi 0/1/2 have their UART at ttyAMA0 (raspi-firmware's choice too).
 		Console: "ttyAMA0,115200",
 		Cmdline: []string{"console=tty1", panicReboot},
-		Boot:    BootRPiTryboot,
+		Boot:    BootRPiUBoot,
 		Table:   TableMBR,
 		// The onboard port (first to probe), and a USB NIC.
 		Ports: Ports{IX: "eth0", OOB: "eth1"},
@@ -223,14 +232,14 @@ var table = []Board{
 			DTB: "usr/lib/linux-image-6.1.0-50-rpi/bcm2835-rpi-zero.dtb",
 			Cmdline: []string{"initcall_blacklist=bcm2835_power_driver_init",
 				"initcall_blacklist=bcm2835_wdt_driver_init"},
-			Modules: piQEMU.Modules},
+			Modules: piQEMU.Modules, Bootloader: "usr/lib/u-boot/rpi/uboot.elf"},
 	},
 	{
 		Name:        "rpi64",
-		Description: "Raspberry Pi 3 and 4 (and Zero 2 W, 400), 64-bit: VideoCore firmware with tryboot. Pi 5 needs a newer kernel than bookworm's 6.1 (no bcm2712 DTB).",
+		Description: "Raspberry Pi 3 and 4 (and Zero 2 W, 400), 64-bit: VideoCore firmware, U-Boot A/B. Pi 5 needs a newer kernel than bookworm's 6.1 (no bcm2712 DTB).",
 		GOARCH:      "arm64",
 		Kernel:      kernelARM64, KernelRelease: "6.1.0-56-arm64",
-		Packages: []Package{raspiFirmware},
+		Packages: []Package{raspiFirmware, uBootRPiArm64},
 		Modules: join(
 			// NICs: SMSC (3 B), LAN78xx (3 B+), GENET (4), USB NICs.
 			[]string{"smsc95xx", "lan78xx", "genet", "r8152", "asix"},
@@ -245,6 +254,9 @@ var table = []Board{
 		),
 		BootFirmware: files("raspi-firmware", prefixed("usr/lib/raspi-firmware/",
 			"bootcode.bin", "start.elf", "fixup.dat", "start4.elf", "fixup4.dat")...),
+		// U-Boot's rpi_arm64 build covers Pi 3, 4 and Zero 2 W, taking
+		// the device tree the firmware hands it.
+		Bootloader: File{Package: "u-boot-rpi", Path: "usr/lib/u-boot/rpi_arm64/u-boot.bin"},
 		DTBs: prefixed("usr/lib/linux-image-6.1.0-56-arm64/broadcom/",
 			"bcm2837-rpi-3-a-plus.dtb", "bcm2837-rpi-3-b.dtb", "bcm2837-rpi-3-b-plus.dtb",
 			"bcm2837-rpi-zero-2-w.dtb", "bcm2711-rpi-4-b.dtb", "bcm2711-rpi-400.dtb"),
@@ -252,13 +264,13 @@ var table = []Board{
 		// Bluetooth), as raspi-firmware chooses.
 		Console: "ttyS1,115200",
 		Cmdline: []string{"console=tty1", panicReboot},
-		Boot:    BootRPiTryboot,
+		Boot:    BootRPiUBoot,
 		Table:   TableMBR,
 		Ports:   Ports{IX: "eth0", OOB: "eth1"},
 		// raspi3b's mini UART (ttyS1) is QEMU's second serial port.
 		QEMU: QEMU{System: "qemu-system-aarch64", Machine: "raspi3b", MemoryMiB: 1024,
 			DTB: "usr/lib/linux-image-6.1.0-56-arm64/broadcom/bcm2837-rpi-3-b.dtb", Serial: 1,
-			Modules: piQEMU.Modules, NoModules: piQEMU.NoModules},
+			Modules: piQEMU.Modules, NoModules: piQEMU.NoModules, Bootloader: "usr/lib/u-boot/rpi_arm64/u-boot.bin"},
 	},
 	{
 		Name:        "vps",

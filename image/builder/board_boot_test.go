@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/goleudy/goleudy/image/fat"
 	"github.com/goleudy/goleudy/image/grub"
 	"github.com/goleudy/goleudy/image/rpiboot"
+	"github.com/goleudy/goleudy/image/ubootenv"
 	"github.com/goleudy/goleudy/provision/api"
 	"github.com/goleudy/goleudy/tools/lab"
 )
@@ -452,51 +452,174 @@ func TestBootRPiToReady(t *testing.T) {
 	bootBoard(t, "rpi", []lab.Tool{lab.ToolQEMUArm}, func(t *testing.T, l *bootLab) { l.bootPi(t, "arm") })
 }
 
-// bootPi checks the Pi boot files in the image, then boots slot A's
-// kernel on the board's QEMU machine with the image as the SD card.
+// bootPi checks the Pi boot files in the image, then boots it on the
+// board's QEMU machine as the VideoCore firmware would: U-Boot from the
+// board's u-boot-rpi package, with the board's device tree on the 64-bit
+// Pi (the firmware hands U-Boot one; the 32-bit U-Boot has its own). The
+// image is the SD card; U-Boot's distro boot finds boot.scr on partition
+// 1, picks slot A, saves uboot.env and boots slot A's kernel. Then the
+// fallback, as on the GRUB boards.
 func (l *bootLab) bootPi(t *testing.T, arch string) {
 	b := l.b
-	slot := piBootFiles(t, b, l.r.Image)
+	boot, _ := piBootFiles(t, b, l.r.Image)
 	dir := t.TempDir()
-	write := func(name string) string {
-		file := filepath.Join(dir, name)
-		if err := os.WriteFile(file, slot[name], 0o644); err != nil {
+	p, ok := b.Package(b.Bootloader.Package)
+	if !ok {
+		t.Fatalf("the board's bootloader package %s is not pinned", b.Bootloader.Package)
+	}
+	tree, err := boardFetcher(t, b).Unpacked(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := tree.ReadFile(b.QEMU.Bootloader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uboot := filepath.Join(dir, path.Base(b.QEMU.Bootloader))
+	if err := os.WriteFile(uboot, ub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var dtb string
+	if b.GOARCH == "arm64" {
+		name := path.Base(b.QEMU.DTB)
+		if boot[name] == nil {
+			t.Fatalf("partition 1 lacks %s, the DTB of QEMU's %s", name, b.QEMU.Machine)
+		}
+		dtb = filepath.Join(dir, name)
+		if err := os.WriteFile(dtb, boot[name], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return file
 	}
-	dtb := path.Base(b.QEMU.DTB)
-	if slot[dtb] == nil {
-		t.Fatalf("slot A lacks %s, the DTB of QEMU's %s", dtb, b.QEMU.Machine)
+	// QEMU's SD card takes only power-of-two sizes, and pads any other in
+	// a fresh copy at each start, which would lose what U-Boot and the
+	// node wrote. Growing the image once (an MBR disk does not mind)
+	// keeps one card across power cycles, as on a real Pi.
+	if err := os.Truncate(l.r.Image, pow2(l.r.ImageSize)); err != nil {
+		t.Fatal(err)
 	}
-	cmdline := strings.Fields(string(slot[rpiboot.Cmdline]))
-	if c := b.QEMU.Console; c != "" {
-		cmdline = append(cmdline, "console="+c)
+	start := func(t *testing.T) *lab.VM {
+		return lab.StartQEMU(t, lab.QEMU{Arch: arch, Machine: b.QEMU.Machine, Kernel: uboot, DTB: dtb,
+			Disk: l.r.Image, DiskBus: lab.DiskSD, Timeout: 5 * time.Minute, NICs: l.nics("usb-net")})
 	}
-	cmdline = append(cmdline, b.QEMU.Cmdline...)
-	vm := lab.StartQEMU(t, lab.QEMU{Arch: arch, Machine: b.QEMU.Machine,
-		Kernel: write(Kernel), Initrd: write(Initrd), DTB: write(dtb), Append: strings.Join(cmdline, " "),
-		Disk: l.r.Image, DiskBus: lab.DiskSD, NoReboot: true, Timeout: 5 * time.Minute, NICs: l.nics("usb-net")})
-	waitReady(t, vm, b.Name, "direct kernel boot", 4*time.Minute)
-	// The image's autoboot.txt commits slot A already, so the node finds
-	// nothing to commit.
-	if good := vm.WaitLine(t, `"msg":"slot good"`, 30*time.Second); !strings.Contains(good, `"slot":"A"`) ||
-		!strings.Contains(good, `"state":"committed=A"`) {
-		t.Errorf("slot line: %s; want slot A, committed", good)
+	if !t.Run("ready", func(t *testing.T) {
+		vm := start(t)
+		vm.WaitLine(t, rpiboot.BootLine+"A", 2*time.Minute)
+		waitReady(t, vm, b.Name, "U-Boot", 4*time.Minute)
+		if c := vm.WaitLine(t, `"msg":"slot committed"`, 30*time.Second); !strings.Contains(c, `"slot":"A"`) || strings.Contains(c, `"rolled_back":true`) {
+			t.Errorf("commit: %s; want slot A, no rollback", c)
+		}
+		consoleHas(t, vm, "Linux version "+b.KernelRelease, `"msg":"first boot: formatting the data partition ext4"`,
+			`"msg":"enrolled"`, `"msg":"tunnel up"`)
+		l.served(t, vm)
+		if err := vm.Stop(); err != nil {
+			t.Error(err)
+		}
+	}) {
+		return
 	}
-	consoleHas(t, vm, "Linux version "+b.KernelRelease, `"msg":"first boot: formatting the data partition ext4"`,
-		`"msg":"enrolled"`, `"msg":"tunnel up"`)
-	l.served(t, vm)
+	t.Run("fallback", func(t *testing.T) { l.piFallback(t, start) })
 }
 
-// piBootFiles checks what the VideoCore firmware would read from the
-// image: autoboot.txt on partition 1 committing slot A with B as the
-// trial, the firmware's own files where it looks for them, and in slot
-// A a config.txt (and identical tryboot.txt) whose kernel, initramfs,
-// cmdline and device_tree name files that slot A has, a cmdline.txt with
-// the board's console and goleudy.slot=A, and every DTB of the board. It
-// returns slot A's files.
-func piBootFiles(t *testing.T, b boards.Board, img string) map[string][]byte {
+// pow2 is the smallest power of two not below n.
+func pow2(n int64) int64 {
+	p := int64(1)
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// piFallback is grubFallback on a Pi: slot B on trial in uboot.env, its
+// initramfs broken. Its kernel panics; on a real Pi the watchdog the boot
+// script armed resets the board, but QEMU's raspi machines do not count
+// it down, so the test power-cycles the VM where the watchdog would fire.
+// U-Boot then finds B's try spent and boots A, whose node records the
+// rollback.
+func (l *bootLab) piFallback(t *testing.T, start func(t *testing.T) *lab.VM) {
+	img := l.r.Image
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vol := func(n int) *fat.Volume {
+		off, size, err := disk.PartitionOffset(img, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := fat.Open(f, off, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	boot := vol(1)
+	block, err := boot.ReadFile(rpiboot.EnvFile)
+	if err != nil {
+		t.Fatalf("U-Boot saved no %s on partition 1: %v", rpiboot.EnvFile, err)
+	}
+	env, err := ubootenv.Parse(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := grub.StateFromEnv(&env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.OnTrial(grub.A) || !st.IsOK(grub.A) {
+		t.Fatalf("slot A not committed by the first boot: %s", st)
+	}
+	st.Trial(grub.B)
+	if err := st.Apply(&env); err != nil {
+		t.Fatal(err)
+	}
+	block, _ = env.Encode()
+	if err := boot.Rewrite(rpiboot.EnvFile, block); err != nil {
+		t.Fatal(err)
+	}
+	slotB := vol(l.slotPartition(t, grub.B))
+	initrd, err := slotB.ReadFile(Initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slotB.Rewrite(Initrd, make([]byte, len(initrd))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+
+	vm := start(t)
+	vm.WaitLine(t, rpiboot.BootLine+"B", 2*time.Minute)
+	vm.WaitLine(t, "Kernel panic", 2*time.Minute)
+	panicked := vm.LogTiming(t, l.b.Name+" trial of B panicked", "Kernel panic")
+	if err := vm.Stop(); err != nil {
+		t.Log(err)
+	}
+	vm = start(t)
+	vm.WaitLine(t, rpiboot.BootLine+"A", 2*time.Minute)
+	vm.WaitLine(t, readyLine, 4*time.Minute)
+	ready := vm.LogTiming(t, l.b.Name+" fallback ready", readyLine)
+	committed := vm.WaitLine(t, `"msg":"slot committed"`, 30*time.Second)
+	t.Logf("FIGURE %s fallback: QEMU start → B's kernel panics %v; power cycle → ready on A %v",
+		l.b.Name, panicked.Round(time.Millisecond), ready.Round(time.Millisecond))
+	if !strings.Contains(committed, `"slot":"A"`) || !strings.Contains(committed, `"rolled_back":true`) ||
+		!strings.Contains(committed, `B_OK=0`) {
+		t.Errorf("the node on A did not record the rollback (slot A, B not bootable): %s", committed)
+	}
+	l.served(t, vm)
+	if err := vm.Stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// piBootFiles checks what the VideoCore firmware and U-Boot would read
+// from the image: on partition 1 the firmware, a config.txt that starts
+// u-boot.bin (there too), a valid boot.scr and the DTBs' basenames; in
+// slot A the kernel, initramfs, every DTB at U-Boot's fdtfile path, and
+// a bootargs.txt with the board's console and goleudy.slot=A. It returns
+// both partitions' files.
+func piBootFiles(t *testing.T, b boards.Board, img string) (boot, slot map[string][]byte) {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
@@ -513,85 +636,70 @@ func piBootFiles(t *testing.T, b boards.Board, img string) map[string][]byte {
 			t.Fatalf("partition %d: %v", n, err)
 		}
 		out := map[string][]byte{}
-		ents, err := v.ReadDir(".")
-		if err != nil {
-			t.Fatalf("partition %d: %v", n, err)
-		}
-		for _, e := range ents {
-			if e.IsDir() {
-				continue
-			}
-			if out[e.Name()], err = v.ReadFile(e.Name()); err != nil {
+		var walk func(dir string)
+		walk = func(dir string) {
+			ents, err := v.ReadDir(dir)
+			if err != nil {
 				t.Fatalf("partition %d: %v", n, err)
 			}
+			for _, e := range ents {
+				p := path.Join(dir, e.Name())
+				if e.IsDir() {
+					walk(p)
+					continue
+				}
+				if out[p], err = v.ReadFile(p); err != nil {
+					t.Fatalf("partition %d: %v", n, err)
+				}
+			}
 		}
+		walk(".")
 		return out
 	}
-	boot, slot := files(1), files(2)
+	boot, slot = files(1), files(2)
 
-	committed, err := rpiboot.ParseAutoboot(boot["autoboot.txt"])
+	for _, name := range []string{rpiboot.UBoot, rpiboot.Script, rpiboot.Config} {
+		if len(boot[name]) == 0 {
+			t.Errorf("partition 1 lacks %s", name)
+		}
+	}
+	for _, fw := range b.BootFirmware {
+		if len(boot[path.Base(fw.Path)]) == 0 {
+			t.Errorf("partition 1 lacks the firmware file %s", path.Base(fw.Path))
+		}
+	}
+	secs, err := rpiboot.ParseConfig(boot[rpiboot.Config])
 	if err != nil {
-		t.Fatalf("partition 1: %v", err)
+		t.Fatalf("partition 1 %s: %v", rpiboot.Config, err)
 	}
-	if committed != rpiboot.Slot(grub.A) {
-		t.Errorf("autoboot.txt commits slot %s, want A", committed)
-	}
-	for _, fw := range rpiboot.Firmware(piBoard(b)) {
-		where, part := "slot A", slot
-		if fw.Boot {
-			where, part = "partition 1", boot
-		}
-		if len(part[fw.Path]) == 0 {
-			t.Errorf("%s lacks the firmware file %s", where, fw.Path)
-		}
-	}
-	for _, d := range b.DTBs {
-		if len(slot[path.Base(d)]) == 0 {
-			t.Errorf("slot A lacks the DTB %s", path.Base(d))
-		}
-	}
-
-	cfg := slot[rpiboot.Config]
-	if !bytes.Equal(slot[rpiboot.TryBoot], cfg) {
-		t.Errorf("slot A: %s differs from %s", rpiboot.TryBoot, rpiboot.Config)
-	}
-	secs, err := rpiboot.ParseConfig(cfg)
-	if err != nil {
-		t.Fatalf("slot A %s: %v", rpiboot.Config, err)
-	}
-	named := map[string]bool{}
-	for _, sec := range secs {
-		for _, st := range sec.Settings {
-			switch st.Key {
-			case "kernel", "cmdline", "device_tree":
-				named[st.Key] = true
-			case "initramfs":
-				named[st.Key] = true
-				st.Value, _, _ = strings.Cut(st.Value, " ")
-			default:
-				continue
-			}
-			if len(slot[st.Value]) == 0 {
-				t.Errorf("slot A %s line %d: %s=%s names a file slot A lacks", rpiboot.Config, st.Line, st.Key, st.Value)
-			}
-		}
-	}
-	for _, k := range []string{"kernel", "initramfs", "cmdline"} {
-		if !named[k] {
-			t.Errorf("slot A %s names no %s", rpiboot.Config, k)
-		}
+	if k, _ := secs[len(secs)-1].Get("kernel"); k != rpiboot.UBoot {
+		t.Errorf("config.txt: kernel=%q, want %s", k, rpiboot.UBoot)
 	}
 	if arm64 := slices.ContainsFunc(secs, func(s rpiboot.Section) bool { v, _ := s.Get("arm_64bit"); return v == "1" }); arm64 != (b.GOARCH == "arm64") {
-		t.Errorf("slot A %s: arm_64bit=1 is %v for GOARCH %s", rpiboot.Config, arm64, b.GOARCH)
+		t.Errorf("config.txt: arm_64bit=1 is %v for GOARCH %s", arm64, b.GOARCH)
 	}
-	args := strings.Fields(string(slot[rpiboot.Cmdline]))
-	for _, want := range []string{"console=" + b.Console, "goleudy.slot=A"} {
-		if !slices.Contains(args, want) {
-			t.Errorf("slot A %s: %q lacks %s", rpiboot.Cmdline, args, want)
+	if _, err := rpiboot.ParseScriptImage(boot[rpiboot.Script]); err != nil {
+		t.Errorf("partition 1: %v", err)
+	}
+	for _, name := range []string{Kernel, Initrd, rpiboot.Bootargs} {
+		if len(slot[name]) == 0 {
+			t.Errorf("slot A lacks %s", name)
 		}
 	}
-	if !strings.HasSuffix(string(slot[rpiboot.Cmdline]), "\n") || strings.Count(string(slot[rpiboot.Cmdline]), "\n") != 1 {
-		t.Errorf("slot A %s is not one line: %q", rpiboot.Cmdline, slot[rpiboot.Cmdline])
+	prefix := "usr/lib/linux-image-" + b.KernelRelease + "/"
+	for _, d := range b.DTBs {
+		if len(slot[strings.TrimPrefix(d, prefix)]) == 0 {
+			t.Errorf("slot A lacks the DTB %s", strings.TrimPrefix(d, prefix))
+		}
+		if len(boot[path.Base(d)]) == 0 {
+			t.Errorf("partition 1 lacks the DTB %s for the firmware", path.Base(d))
+		}
 	}
-	return slot
+	args := strings.Fields(strings.TrimPrefix(string(slot[rpiboot.Bootargs]), "bootargs="))
+	for _, want := range []string{"goleudy.slot=A", "panic=10"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("slot A %s: %q lacks %s", rpiboot.Bootargs, args, want)
+		}
+	}
+	return boot, slot
 }

@@ -7,7 +7,7 @@
 //	                                        ├▶ initramfs (image/initramfs)
 //	board.json, modules.dep ────────────────┘
 //	slot A = slot B = FAT32 {vmlinuz, initrd.img, slot.json[, DTBs, firmware]}
-//	boot = FAT32 {bootloader, grub.cfg + grubenv | autoboot.txt, goleudy/seed.json}
+//	boot = FAT32 {GRUB, grub.cfg + grubenv | Pi firmware, U-Boot, boot.scr + uboot.env; goleudy/seed.json}
 //	disk (image/disk): boot, A, B, data (marked, formatted by the node at first boot)
 //
 // Everything is pure Go except GRUB's grub-mkimage, run from Debian's own
@@ -162,7 +162,7 @@ func Build(ctx context.Context, o Options) (Report, error) {
 	var bootFiles = map[string][]byte{SeedPath: o.Seed}
 	var bios *grub.BIOSImages
 	switch b.Boot {
-	case boards.BootRPiTryboot:
+	case boards.BootRPiUBoot:
 		if err := o.piFiles(kernel, pkgs, slotFiles, bootFiles); err != nil {
 			return r, err
 		}
@@ -175,8 +175,8 @@ func Build(ctx context.Context, o Options) (Report, error) {
 	slots := map[grub.Slot]*fat.Builder{}
 	for _, s := range []grub.Slot{grub.A, grub.B} {
 		files := maps.Clone(slotFiles)
-		if b.Boot == boards.BootRPiTryboot {
-			gen, err := rpiboot.SlotFiles(piBoard(b), rpiboot.Slot(s))
+		if b.Boot == boards.BootRPiUBoot {
+			gen, err := rpiboot.SlotFiles(o.piBoard(), rpiboot.Slot(s))
 			if err != nil {
 				return r, fmt.Errorf("builder: %w", err)
 			}
@@ -449,30 +449,40 @@ func (o *Options) consoles() []string {
 	return out
 }
 
-// piBoard is what the Pi boot files need from b.
-func piBoard(b boards.Board) rpiboot.Board {
-	pb := rpiboot.Board{Name: b.Name, Arm64: b.GOARCH == "arm64"}
+// piBoard is what the Pi boot files need from the board: under emulation
+// with the emulated consoles and command line, and no watchdog arming.
+func (o *Options) piBoard() rpiboot.Board {
+	b := o.Board
+	pb := rpiboot.Board{Name: b.Name, Arm64: b.GOARCH == "arm64", Emulated: o.Emulated}
 	if pb.Arm64 {
 		pb.Families = []rpiboot.Family{rpiboot.Legacy, rpiboot.Pi4}
 	} else {
 		pb.Families = []rpiboot.Family{rpiboot.Legacy}
 	}
 	for _, d := range b.DTBs {
-		pb.DTBs = append(pb.DTBs, path.Base(d))
+		pb.DTBs = append(pb.DTBs, piDTBPath(b, d))
 	}
-	for _, c := range b.Cmdline {
-		if v, ok := strings.CutPrefix(c, "console="); ok {
-			pb.Consoles = append(pb.Consoles, v)
-		} else {
+	args := b.Cmdline
+	if o.Emulated {
+		args = append(slices.Clone(args), b.QEMU.Cmdline...)
+	}
+	for _, c := range args {
+		if _, ok := strings.CutPrefix(c, "console="); !ok {
 			pb.Cmdline = append(pb.Cmdline, c)
 		}
 	}
-	pb.Consoles = append(pb.Consoles, b.Console)
+	pb.Consoles = o.consoles()
 	return pb
 }
 
-// piFiles puts the Pi's DTBs and firmware in each slot and on the boot
-// partition, with autoboot.txt committing slot A.
+// piDTBPath is where a DTB of the kernel package goes in a slot: its
+// path under the package's DTB directory, as U-Boot's fdtfile names it.
+func piDTBPath(b boards.Board, d string) string {
+	return strings.TrimPrefix(d, "usr/lib/linux-image-"+b.KernelRelease+"/")
+}
+
+// piFiles puts the Pi's DTBs in each slot, and the firmware, U-Boot, its
+// boot script and the DTBs for the firmware on the boot partition.
 func (o *Options) piFiles(kernel *debs.Tree, pkgs map[string]*debs.Tree, slot, boot map[string][]byte) error {
 	b := o.Board
 	for _, d := range b.DTBs {
@@ -480,24 +490,37 @@ func (o *Options) piFiles(kernel *debs.Tree, pkgs map[string]*debs.Tree, slot, b
 		if err != nil {
 			return fmt.Errorf("builder: DTB: %w", err)
 		}
-		slot[path.Base(d)] = data
+		slot[piDTBPath(b, d)] = data
+		boot[path.Base(d)] = data
 	}
 	fw := pkgs["raspi-firmware"]
 	if fw == nil {
 		return errors.New("builder: the board has no raspi-firmware package")
 	}
-	for _, f := range rpiboot.Firmware(piBoard(b)) {
+	pb := o.piBoard()
+	for _, f := range rpiboot.Firmware(pb) {
 		data, err := fw.ReadFile(f.Source)
 		if err != nil {
 			return fmt.Errorf("builder: Pi firmware: %w", err)
 		}
-		if f.Boot {
-			boot[f.Path] = data
-		} else {
-			slot[f.Path] = data
-		}
+		boot[f.Path] = data
 	}
-	boot["autoboot.txt"] = rpiboot.AutobootFor(rpiboot.Slot(grub.A))
+	ub := pkgs[b.Bootloader.Package]
+	if ub == nil {
+		return fmt.Errorf("builder: the board's bootloader package %q is not among its packages", b.Bootloader.Package)
+	}
+	data, err := ub.ReadFile(b.Bootloader.Path)
+	if err != nil {
+		return fmt.Errorf("builder: U-Boot: %w", err)
+	}
+	boot[rpiboot.UBoot] = data
+	gen, err := rpiboot.BootFiles(pb, o.Epoch)
+	if err != nil {
+		return fmt.Errorf("builder: %w", err)
+	}
+	for _, f := range gen {
+		boot[f.Path] = f.Data
+	}
 	return nil
 }
 

@@ -136,11 +136,19 @@ func (st *State) MarkBad(s Slot) {
 	}
 }
 
+// Vars is an environment the state lives in: GRUB's grubenv
+// (*grubenv.Env) on the GRUB boards, U-Boot's uboot.env (*ubootenv.Env)
+// on the Pis, whose boot script follows the same rules.
+type Vars interface {
+	Get(name string) (string, bool)
+	Set(name, value string) error
+}
+
 // StateFromEnv reads the state from an environment block. A missing
 // variable takes the default grub.cfg sets before load_env (ORDER "A B",
 // flags 0); a value grub.cfg and this package never write is an error
 // naming the variable, because it means something else edited the block.
-func StateFromEnv(env *grubenv.Env) (State, error) {
+func StateFromEnv(env Vars) (State, error) {
 	st := State{Order: [2]Slot{A, B}}
 	if v, ok := env.Get(VarOrder); ok {
 		switch v {
@@ -173,7 +181,7 @@ func StateFromEnv(env *grubenv.Env) (State, error) {
 }
 
 // Apply writes the state's five variables into env, keeping any others.
-func (st State) Apply(env *grubenv.Env) error {
+func (st State) Apply(env Vars) error {
 	flag := func(b bool) string {
 		if b {
 			return "1"

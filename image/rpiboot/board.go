@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Slot is an A/B slot.
@@ -24,110 +25,88 @@ func (s Slot) Partition() int {
 	return 2
 }
 
-// Other returns the other slot.
-func (s Slot) Other() Slot {
-	if s == B {
-		return A
-	}
-	return B
-}
-
-// ParseSlot reads "A" or "B", as the node finds it in goleudy.slot=.
-func ParseSlot(v string) (Slot, error) {
-	switch Slot(v) {
-	case A, B:
-		return Slot(v), nil
-	}
-	return "", fmt.Errorf("rpiboot: slot %q: want A or B", v)
-}
-
 // Family is a generation of Pi boot firmware.
 type Family string
 
 // The families.
 const (
-	// Legacy: Pi 0, 1, 2, 3 and Zero 2. The ROM loads bootcode.bin from
-	// partition 1; it loads start.elf and fixup.dat from the slot.
+	// Legacy: Pi 0, 1, 2, 3 and Zero 2. The ROM loads bootcode.bin, then
+	// start.elf and fixup.dat.
 	Legacy Family = "legacy"
 	// Pi4: Pi 4, 400, CM4. The EEPROM bootloader loads start4.elf and
-	// fixup4.dat from the slot.
+	// fixup4.dat.
 	Pi4 Family = "pi4"
 )
-
-// DeviceTree pins the DTB the firmware loads on the models a config.txt
-// filter ([pi4], [pi0w] ...) selects.
-type DeviceTree struct {
-	Filter string // without brackets
-	File   string // a DTB in the slot
-}
 
 // Board is what the Pi boot files need from a board definition.
 type Board struct {
 	Name     string
-	Arm64    bool         // arm_64bit=1: start the kernel in AArch64 state
-	Families []Family     // firmware generations the board's models need
-	DTBs     []string     // DTB basenames the image builder copies into each slot
-	Pins     []DeviceTree // explicit device_tree= per model; other models get the firmware's choice
-	Consoles []string     // console= values; the last is /dev/console
-	Cmdline  []string     // board extras for the kernel command line
+	Arm64    bool     // arm_64bit=1, and U-Boot boots the kernel with booti (else bootz)
+	Families []Family // firmware generations the board's models need
+	// DTBs are the device trees, as paths under the kernel package's DTB
+	// directory and as U-Boot's fdtfile names them: "broadcom/NAME.dtb" on
+	// arm64, "NAME.dtb" on 32-bit ARM. Each slot holds them at those
+	// paths; partition 1 holds their basenames for the firmware.
+	DTBs     []string
+	Consoles []string // console= values; the last is /dev/console
+	Cmdline  []string // board extras for the kernel command line
+	// Emulated leaves out what QEMU's raspi machines get wrong: arming the
+	// SoC watchdog, which resets them at once.
+	Emulated bool
 }
 
 // Names of the files in a slot.
 const (
-	Kernel  = "vmlinuz"
-	Initrd  = "initrd.img"
-	Config  = "config.txt"
-	TryBoot = "tryboot.txt"
-	Cmdline = "cmdline.txt"
+	Kernel   = "vmlinuz"      // arm64 Image or 32-bit zImage, uncompressed as booti and bootz want
+	Initrd   = "initrd.img"   // gzip cpio, raw (U-Boot's SUPPORT_RAW_INITRD)
+	Bootargs = "bootargs.txt" // bootargs=..., imported by the boot script
 )
 
-// Paths on partition 1.
-const AutobootPath = "autoboot.txt"
+// Names of the files on partition 1.
+const (
+	Config  = "config.txt" // the firmware's: load U-Boot
+	UBoot   = "u-boot.bin" // from Debian's u-boot-rpi
+	Script  = "boot.scr"   // the A/B boot script, as a U-Boot script image
+	EnvFile = "uboot.env"  // U-Boot's saved environment: the A/B state
+)
 
 // FirmwareDir is where raspi-firmware keeps the boot files.
 const FirmwareDir = "usr/lib/raspi-firmware"
 
 // FirmwareFile is a file from Debian's raspi-firmware package and where
-// the image builder puts it.
+// the image builder puts it on partition 1.
 type FirmwareFile struct {
 	Source string // path inside the package, e.g. usr/lib/raspi-firmware/start.elf
-	Boot   bool   // true: on partition 1; false: in every slot
-	Path   string // path in that partition
+	Path   string // path on partition 1
 }
 
 // Firmware lists the firmware files the board's families need.
 func Firmware(b Board) []FirmwareFile {
 	var files []FirmwareFile
-	add := func(name string, boot bool) {
-		files = append(files, FirmwareFile{Source: path.Join(FirmwareDir, name), Boot: boot, Path: name})
+	add := func(names ...string) {
+		for _, n := range names {
+			files = append(files, FirmwareFile{Source: path.Join(FirmwareDir, n), Path: n})
+		}
 	}
 	if slices.Contains(b.Families, Legacy) {
-		add("bootcode.bin", true)
-		add("start.elf", false)
-		add("fixup.dat", false)
+		add("bootcode.bin", "start.elf", "fixup.dat")
 	}
 	if slices.Contains(b.Families, Pi4) {
-		add("start4.elf", false)
-		add("fixup4.dat", false)
+		add("start4.elf", "fixup4.dat")
 	}
 	return files
 }
 
-// SlotNames lists every file a slot holds, besides slot.json: the
-// firmware, the generated configs, the kernel, initramfs and DTBs.
+// SlotNames lists every file a slot holds, besides slot.json: the kernel,
+// initramfs, bootargs and DTBs.
 func SlotNames(b Board) []string {
-	names := []string{Config, TryBoot, Cmdline, Kernel, Initrd}
-	for _, f := range Firmware(b) {
-		if !f.Boot {
-			names = append(names, f.Path)
-		}
-	}
-	names = append(names, b.DTBs...)
+	names := append([]string{Bootargs, Kernel, Initrd}, b.DTBs...)
 	slices.Sort(names)
 	return slices.Compact(names)
 }
 
-// Validate reports the first field the firmware or kernel could not use.
+// Validate reports the first field the firmware, U-Boot or the kernel
+// could not use.
 func (b Board) Validate() error {
 	if len(b.Families) == 0 {
 		return fmt.Errorf("rpiboot: board %q: no firmware family", b.Name)
@@ -137,17 +116,20 @@ func (b Board) Validate() error {
 			return fmt.Errorf("rpiboot: board %q: family %q: want %q or %q", b.Name, f, Legacy, Pi4)
 		}
 	}
-	for i, d := range b.DTBs {
-		if d == "" || strings.ContainsAny(d, "/ \t\n") || !strings.HasSuffix(d, ".dtb") {
-			return fmt.Errorf("rpiboot: board %q: DTBs[%d] %q: want a .dtb basename", b.Name, i, d)
-		}
+	if slices.Contains(b.Families, Pi4) && !b.Arm64 {
+		return fmt.Errorf("rpiboot: board %q: family %q needs Arm64 (one U-Boot for Pi 3 and 4)", b.Name, Pi4)
 	}
-	for i, p := range b.Pins {
-		if p.Filter == "" || strings.ContainsAny(p.Filter, "[] \t\n") {
-			return fmt.Errorf("rpiboot: board %q: Pins[%d] filter %q", b.Name, i, p.Filter)
+	if len(b.DTBs) == 0 {
+		return fmt.Errorf("rpiboot: board %q: no DTBs", b.Name)
+	}
+	for i, d := range b.DTBs {
+		dir, base := path.Split(d)
+		wantDir := ""
+		if b.Arm64 {
+			wantDir = "broadcom/"
 		}
-		if !slices.Contains(b.DTBs, p.File) {
-			return fmt.Errorf("rpiboot: board %q: Pins[%d] [%s] device_tree=%s is not in DTBs", b.Name, i, p.Filter, p.File)
+		if dir != wantDir || base == "" || strings.ContainsAny(base, " \t\n\"'") || !strings.HasSuffix(base, ".dtb") {
+			return fmt.Errorf("rpiboot: board %q: DTBs[%d] %q: want %sNAME.dtb, as U-Boot's fdtfile names it", b.Name, i, d, wantDir)
 		}
 	}
 	if len(b.Consoles) == 0 {
@@ -158,8 +140,8 @@ func (b Board) Validate() error {
 		args  []string
 	}{{"Consoles", b.Consoles}, {"Cmdline", b.Cmdline}} {
 		for i, a := range list.args {
-			if a == "" || strings.ContainsAny(a, " \t\n\"'") {
-				return fmt.Errorf("rpiboot: board %q: %s[%d] %q: one kernel argument without spaces or quotes", b.Name, list.field, i, a)
+			if a == "" || strings.ContainsAny(a, " \t\n\"'$;\\") {
+				return fmt.Errorf("rpiboot: board %q: %s[%d] %q: one kernel argument without spaces, quotes, '$', ';' or '\\'", b.Name, list.field, i, a)
 			}
 			if list.field == "Cmdline" && (strings.HasPrefix(a, "goleudy.slot=") || strings.HasPrefix(a, "console=")) {
 				return fmt.Errorf("rpiboot: board %q: Cmdline[%d] %q: set by rpiboot, not as an extra", b.Name, i, a)
@@ -169,42 +151,38 @@ func (b Board) Validate() error {
 	return nil
 }
 
-// ConfigTxt returns a slot's config.txt.
-func ConfigTxt(b Board, s Slot) ([]byte, error) {
+// ConfigTxt returns partition 1's config.txt: the firmware loads U-Boot
+// as the kernel, with the mainline device tree for the model.
+func ConfigTxt(b Board) ([]byte, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
 	var w strings.Builder
-	fmt.Fprintf(&w, "# goleudy %s slot %s, generated by image/rpiboot.\n", b.Name, s)
-	w.WriteString("# The firmware reads this on a normal boot and, with tryboot_a_b=1, on a trial.\n")
+	fmt.Fprintf(&w, "# goleudy %s, generated by image/rpiboot. The firmware starts U-Boot,\n", b.Name)
+	fmt.Fprintf(&w, "# whose %s picks slot A or B; the kernels live in the slots.\n", Script)
 	w.WriteString("[all]\n")
 	if b.Arm64 {
 		w.WriteString("arm_64bit=1\n")
 	}
-	fmt.Fprintf(&w, "kernel=%s\n", Kernel)
-	fmt.Fprintf(&w, "initramfs %s followkernel\n", Initrd)
-	fmt.Fprintf(&w, "cmdline=%s\n", Cmdline)
+	fmt.Fprintf(&w, "kernel=%s\n", UBoot)
 	// The serial console: on models with Bluetooth this enables the mini
 	// UART on GPIO 14/15 (ttyS1 under mainline device trees) with a fixed
 	// core clock; on the others the PL011 (ttyAMA0) is there already.
 	w.WriteString("enable_uart=1\n")
-	// Debian's kernels use mainline device trees (bcm2837-rpi-3-b.dtb, not
-	// the Raspberry Pi kernel's bcm2710-rpi-3-b.dtb).
+	// Debian's kernels and U-Boot use mainline device trees
+	// (bcm2837-rpi-3-b.dtb, not the Raspberry Pi kernel's
+	// bcm2710-rpi-3-b.dtb); with upstream_kernel=1 the firmware picks
+	// those names, and hands the tree to U-Boot.
 	w.WriteString("upstream_kernel=1\n")
 	w.WriteString("os_check=0\n")
 	w.WriteString("disable_splash=1\n")
-	for _, p := range b.Pins {
-		fmt.Fprintf(&w, "[%s]\ndevice_tree=%s\n", p.Filter, p.File)
-	}
-	if len(b.Pins) > 0 {
-		w.WriteString("[all]\n")
-	}
 	return []byte(w.String()), nil
 }
 
-// CmdlineTxt returns a slot's cmdline.txt: one line with the consoles,
-// goleudy.slot and the board's extras.
-func CmdlineTxt(b Board, s Slot) ([]byte, error) {
+// BootargsTxt returns a slot's bootargs.txt: the kernel command line as
+// one U-Boot variable, with the consoles, goleudy.slot and the board's
+// extras.
+func BootargsTxt(b Board, s Slot) ([]byte, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
@@ -214,7 +192,7 @@ func CmdlineTxt(b Board, s Slot) ([]byte, error) {
 	}
 	args = append(args, "goleudy.slot="+string(s))
 	args = append(args, b.Cmdline...)
-	return []byte(strings.Join(args, " ") + "\n"), nil
+	return []byte("bootargs=" + strings.Join(args, " ") + "\n"), nil
 }
 
 // File is a generated file and its path in a partition.
@@ -223,16 +201,34 @@ type File struct {
 	Data []byte
 }
 
-// SlotFiles returns the generated files of a slot: config.txt, tryboot.txt
-// (the same bytes) and cmdline.txt.
+// SlotFiles returns the generated files of a slot: bootargs.txt.
 func SlotFiles(b Board, s Slot) ([]File, error) {
-	cfg, err := ConfigTxt(b, s)
+	args, err := BootargsTxt(b, s)
 	if err != nil {
 		return nil, err
 	}
-	cmd, err := CmdlineTxt(b, s)
+	return []File{{Bootargs, args}}, nil
+}
+
+// BootFiles returns the generated files of partition 1: config.txt,
+// boot.scr, stamped with mtime, and the first uboot.env. U-Boot itself,
+// the firmware and the DTBs come from Debian's packages.
+func BootFiles(b Board, mtime time.Time) ([]File, error) {
+	cfg, err := ConfigTxt(b)
 	if err != nil {
 		return nil, err
 	}
-	return []File{{Config, cfg}, {TryBoot, cfg}, {Cmdline, cmd}}, nil
+	img, err := ScriptImage(ScriptText(b), b.Arm64, mtime)
+	if err != nil {
+		return nil, err
+	}
+	env, err := Env(b)
+	if err != nil {
+		return nil, err
+	}
+	block, err := env.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return []File{{Config, cfg}, {Script, img}, {EnvFile, block}}, nil
 }

@@ -6,9 +6,12 @@
 // bootloader boots the other slot by itself at the next boot.
 //
 // On x86 the state is GRUB's environment block (grub/grubenv on the boot
-// partition, see image/grub); on a Raspberry Pi it is autoboot.txt (see
-// image/rpiboot). Both files are rewritten in place, same size, with the
-// boot partition remounted read-write only for the write.
+// partition, see image/grub); on a Raspberry Pi it is U-Boot's saved
+// environment, uboot.env (see image/rpiboot and image/ubootenv). Both
+// hold the same variables under the same rules (grub.State), and both
+// files are rewritten in place, same size, with the boot partition
+// remounted read-write only for the write. Every other variable in them
+// is kept.
 package update
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/goleudy/goleudy/image/grub"
 	"github.com/goleudy/goleudy/image/grubenv"
 	"github.com/goleudy/goleudy/image/rpiboot"
+	"github.com/goleudy/goleudy/image/ubootenv"
 )
 
 // Outcome is what a commit found.
@@ -33,8 +37,8 @@ type Outcome struct {
 	State      string // the new state, for logs and heartbeats
 }
 
-// ErrNoBootState means the boot partition has neither a grubenv nor an
-// autoboot.txt: not an A/B image.
+// ErrNoBootState means the boot partition has neither a grubenv nor a
+// uboot.env: not an A/B image, or U-Boot did not save its state.
 var ErrNoBootState = errors.New("no A/B boot state on the boot partition")
 
 // Commit records that the node is healthy on slot (from goleudy.slot= on
@@ -48,28 +52,45 @@ func Commit(log *slog.Logger, bootDir, slot string, remount bool) (Outcome, erro
 		return Outcome{}, fmt.Errorf("update: commit: booted slot: %w", err)
 	}
 	env := filepath.Join(bootDir, filepath.FromSlash(grub.EnvPath))
-	auto := filepath.Join(bootDir, rpiboot.AutobootPath)
+	uenv := filepath.Join(bootDir, rpiboot.EnvFile)
 	switch {
 	case exists(env):
-		return commitGrub(log, bootDir, env, s, remount)
-	case exists(auto):
-		return commitTryboot(log, bootDir, auto, s, remount)
+		return commitState(log, bootDir, env, s, remount, grubBlock)
+	case exists(uenv):
+		return commitState(log, bootDir, uenv, s, remount, ubootBlock)
 	}
 	return Outcome{}, fmt.Errorf("update: commit: %s: %w", bootDir, ErrNoBootState)
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func commitGrub(log *slog.Logger, dir, file string, s grub.Slot, remount bool) (Outcome, error) {
-	block, err := os.ReadFile(file)
+// envBlock is a parsed environment file: its variables, and how to write
+// it back.
+type envBlock interface {
+	grub.Vars
+	Encode() ([]byte, error)
+}
+
+func grubBlock(data []byte) (envBlock, error) {
+	env, err := grubenv.Parse(data)
+	return &env, err
+}
+
+func ubootBlock(data []byte) (envBlock, error) {
+	env, err := ubootenv.Parse(data)
+	return &env, err
+}
+
+func commitState(log *slog.Logger, dir, file string, s grub.Slot, remount bool, parse func([]byte) (envBlock, error)) (Outcome, error) {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("update: commit: %w", err)
 	}
-	env, err := grubenv.Parse(block)
+	env, err := parse(data)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("update: commit: %s: %w", file, err)
 	}
-	st, err := grub.StateFromEnv(&env)
+	st, err := grub.StateFromEnv(env)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("update: commit: %s: %w", file, err)
 	}
@@ -79,11 +100,10 @@ func commitGrub(log *slog.Logger, dir, file string, s grub.Slot, remount bool) (
 	if st.String() == before {
 		return out, nil
 	}
-	if err := st.Apply(&env); err != nil {
+	if err := st.Apply(env); err != nil {
 		return out, fmt.Errorf("update: commit: %w", err)
 	}
-	data, err := env.Encode()
-	if err != nil {
+	if data, err = env.Encode(); err != nil {
 		return out, fmt.Errorf("update: commit: %w", err)
 	}
 	if err := rewrite(dir, file, data, remount); err != nil {
@@ -91,28 +111,6 @@ func commitGrub(log *slog.Logger, dir, file string, s grub.Slot, remount bool) (
 	}
 	out.Changed = true
 	log.Info("slot committed", "slot", s, "rolled_back", rolledBack, "state", out.State, "was", before)
-	return out, nil
-}
-
-func commitTryboot(log *slog.Logger, dir, file string, s grub.Slot, remount bool) (Outcome, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("update: commit: %w", err)
-	}
-	t, err := rpiboot.ReadTryboot(data, rpiboot.Slot(s))
-	if err != nil {
-		return Outcome{}, fmt.Errorf("update: commit: %s: %w", file, err)
-	}
-	out := Outcome{Slot: string(s), State: "committed=" + string(t.Committed)}
-	if !t.OnTrial() {
-		return out, nil
-	}
-	next := t.Commit()
-	if err := rewrite(dir, file, next, remount); err != nil {
-		return out, err
-	}
-	out.Changed, out.State = true, "committed="+string(s)
-	log.Info("slot committed", "slot", s, "was", t.Committed)
 	return out, nil
 }
 

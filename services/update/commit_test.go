@@ -9,6 +9,7 @@ import (
 
 	"github.com/goleudy/goleudy/image/grub"
 	"github.com/goleudy/goleudy/image/rpiboot"
+	"github.com/goleudy/goleudy/image/ubootenv"
 )
 
 func bootDir(t *testing.T, st grub.State) string {
@@ -77,21 +78,42 @@ func TestCommitGrub(t *testing.T) {
 	}
 }
 
-func TestCommitTryboot(t *testing.T) {
+// TestCommitUBoot: on a Pi the state is in U-Boot's uboot.env, which U-Boot
+// saved with its own variables; the commit keeps them and the CRC right.
+func TestCommitUBoot(t *testing.T) {
 	dir := t.TempDir()
-	f := filepath.Join(dir, rpiboot.AutobootPath)
-	os.WriteFile(f, rpiboot.AutobootFor("A"), 0o644)
-	if out, err := Commit(log, dir, "A", false); err != nil || out.Changed {
-		t.Fatalf("committed slot: %+v %v", out, err)
+	f := filepath.Join(dir, rpiboot.EnvFile)
+	env := ubootenv.New(ubootenv.DefaultSize)
+	env.Set("bootcmd", "run distro_bootcmd")
+	env.Set("fdtfile", "broadcom/bcm2837-rpi-3-b.dtb")
+	// The boot script's first boot of a fresh image: A on trial.
+	_, st := grub.Fresh(grub.A, grub.A, grub.B).Next()
+	if err := st.Apply(&env); err != nil {
+		t.Fatal(err)
 	}
-	out, err := Commit(log, dir, "B", false) // a tryboot of B, now healthy
-	if err != nil || !out.Changed {
-		t.Fatalf("trial: %+v %v", out, err)
+	block, _ := env.Encode()
+	os.WriteFile(f, block, 0o644)
+	out, err := Commit(log, dir, "A", false)
+	if err != nil || !out.Changed || out.RolledBack {
+		t.Fatalf("%+v %v", out, err)
 	}
 	data, _ := os.ReadFile(f)
-	tb, err := rpiboot.ReadTryboot(data, "B")
-	if err != nil || tb.Committed != "B" {
-		t.Fatalf("autoboot.txt after commit: %+v %v\n%s", tb, err, data)
+	back, err := ubootenv.Parse(data)
+	if err != nil || len(data) != ubootenv.DefaultSize {
+		t.Fatalf("uboot.env after commit: %d bytes, %v", len(data), err)
+	}
+	if v, _ := back.Get("bootcmd"); v != "run distro_bootcmd" {
+		t.Errorf("U-Boot's own variable lost: bootcmd=%q", v)
+	}
+	got, err := grub.StateFromEnv(&back)
+	if err != nil || got.OnTrial(grub.A) || !got.IsOK(grub.A) {
+		t.Fatalf("after commit: %s %v", got, err)
+	}
+	// A corrupt block is refused, not overwritten.
+	data[100] ^= 0xff
+	os.WriteFile(f, data, 0o644)
+	if _, err := Commit(log, dir, "A", false); !errors.Is(err, ubootenv.ErrCRC) {
+		t.Errorf("corrupt uboot.env: %v", err)
 	}
 }
 

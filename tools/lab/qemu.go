@@ -330,8 +330,11 @@ func (q *QEMU) args(vars, disk string) []string {
 	return append(a, q.Extra...)
 }
 
+// appendLine is -append: Append, with RaspiQuirkAppend on the BCM2835
+// machines. A Kernel booted with no Append is a bootloader (U-Boot),
+// which makes its own command line; the quirk is the image's to carry.
 func (q *QEMU) appendLine() string {
-	if q.bcm2835() && !strings.Contains(q.Append, RaspiQuirkAppend) {
+	if q.bcm2835() && q.Append != "" && !strings.Contains(q.Append, RaspiQuirkAppend) {
 		return strings.TrimSpace(q.Append + " " + RaspiQuirkAppend)
 	}
 	return q.Append
