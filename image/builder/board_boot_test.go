@@ -388,17 +388,7 @@ func (l *bootLab) grubFallback(t *testing.T, start func(noReboot bool) *lab.VM) 
 	if err := boot.Rewrite(strings.TrimPrefix(grub.EnvPath, "/"), block); err != nil {
 		t.Fatal(err)
 	}
-	slotB := vol(l.slotPartition(t, grub.B))
-	initrd, err := slotB.ReadFile(Initrd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := slotB.Rewrite(Initrd, make([]byte, len(initrd))); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	l.breakSlot(t, f, vol(l.slotPartition(t, grub.B)))
 
 	vm := start(false)
 	vm.WaitLine(t, "goleudy-grub: booting slot B", 90*time.Second)
@@ -520,6 +510,21 @@ func (l *bootLab) bootPi(t *testing.T, arch string) {
 	t.Run("fallback", func(t *testing.T) { l.piFallback(t, start) })
 }
 
+// breakSlot zeroes the slot's initramfs in the image open as f, so its
+// kernel panics without a root, and syncs the image.
+func (l *bootLab) breakSlot(t *testing.T, f *os.File, slot *fat.Volume) {
+	initrd, err := slot.ReadFile(Initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slot.Rewrite(Initrd, make([]byte, len(initrd))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // pow2 is the smallest power of two not below n.
 func pow2(n int64) int64 {
 	p := int64(1)
@@ -577,17 +582,7 @@ func (l *bootLab) piFallback(t *testing.T, start func(t *testing.T) *lab.VM) {
 	if err := boot.Rewrite(rpiboot.EnvFile, block); err != nil {
 		t.Fatal(err)
 	}
-	slotB := vol(l.slotPartition(t, grub.B))
-	initrd, err := slotB.ReadFile(Initrd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := slotB.Rewrite(Initrd, make([]byte, len(initrd))); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	l.breakSlot(t, f, vol(l.slotPartition(t, grub.B)))
 
 	vm := start(t)
 	vm.WaitLine(t, rpiboot.BootLine+"B", 2*time.Minute)
@@ -702,4 +697,54 @@ func piBootFiles(t *testing.T, b boards.Board, img string) (boot, slot map[strin
 		}
 	}
 	return boot, slot
+}
+
+// TestBootDebugShell builds a vps image with --debug and boots it under
+// SeaBIOS with no network: PID 1 starts u-root's gosh on the serial
+// console, and a command typed there runs (the shell, not the terminal's
+// echo, turns $((6*7)) into 42) and finds the busybox's commands.
+func TestBootDebugShell(t *testing.T) {
+	lab.Require(t, lab.ToolQEMUx86)
+	b, err := boards.Lookup("vps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	root, err := ModuleRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := []byte(`{"node_id":"bench","enroll_url":"http://192.0.2.1:8080/v1/enroll","server_key":"x","token":"t","trust":[]}`)
+	r, err := Build(context.Background(), Options{Board: b, Seed: seed, Version: "debug", Epoch: time.Unix(1763683200, 0),
+		Out: filepath.Join(t.TempDir(), "vps-debug.img"), Fetcher: boardFetcher(t, b), ModuleRoot: root,
+		Emulated: true, Debug: true, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.DebugToolsSize == 0 {
+		t.Fatal("Report.DebugToolsSize is 0 for a debug image")
+	}
+	t.Logf("FIGURE vps debug image: initramfs %d KiB (%d files), busybox %d KiB", r.InitramfsSize>>10, r.InitramfsFiles, r.DebugToolsSize>>10)
+	vm := lab.StartQEMU(t, lab.QEMU{Arch: "x86_64", Machine: b.QEMU.Machine, CPU: b.QEMU.CPU, Firmware: lab.FirmwareSeaBIOS,
+		Memory: fmt.Sprintf("%dM", b.QEMU.MemoryMiB), Disk: r.Image, DiskBus: lab.DiskVirtio, Snapshot: true, Timeout: 4 * time.Minute})
+	vm.WaitLine(t, `"msg":"debug image: a shell runs on the console`, 2*time.Minute)
+	shell := vm.LogTiming(t, "vps debug shell", `"msg":"debug image: a shell runs on the console`)
+	t.Logf("FIGURE vps debug image: QEMU start → shell %v", shell.Round(time.Millisecond))
+	// The shell takes a moment to start; type until it answers.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := vm.Type("echo goleudy-$((6*7))-debug\r"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vm.Expect("goleudy-42-debug", 5*time.Second); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the console shell never ran the typed command")
+		}
+	}
+	if err := vm.Type("ls /bin\r"); err != nil {
+		t.Fatal(err)
+	}
+	vm.WaitLine(t, "gosh", 20*time.Second)
 }

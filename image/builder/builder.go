@@ -37,6 +37,7 @@ import (
 	"github.com/goleudy/goleudy/boards"
 	"github.com/goleudy/goleudy/image/bundle"
 	"github.com/goleudy/goleudy/image/debs"
+	"github.com/goleudy/goleudy/image/debugtools"
 	"github.com/goleudy/goleudy/image/disk"
 	"github.com/goleudy/goleudy/image/fat"
 	"github.com/goleudy/goleudy/image/grub"
@@ -82,7 +83,11 @@ type Options struct {
 	// Emulated writes the board's emulated port matches into board.json,
 	// for images booted under QEMU.
 	Emulated bool
-	Log      *slog.Logger
+	// Debug adds u-root's commands (image/debugtools) and so a shell on
+	// the console (init/boot.RunShell): an image for the bench, never to
+	// be posted. It builds them from ModuleRoot.
+	Debug bool
+	Log   *slog.Logger
 }
 
 // Report says what was built.
@@ -92,6 +97,7 @@ type Report struct {
 	InitramfsSize        int64 // compressed
 	InitramfsFiles       int
 	KernelSize, NodeSize int64
+	DebugToolsSize       int64 // the debug busybox, if Options.Debug
 	Modules              int
 	Took                 time.Duration
 }
@@ -101,8 +107,9 @@ type SlotInfo struct {
 	Board   string            `json:"board"`
 	Version string            `json:"version"`
 	Build   uint64            `json:"build"`
-	Kernel  string            `json:"kernel"` // uname -r
-	Files   map[string]string `json:"files"`  // path → sha256
+	Kernel  string            `json:"kernel"`          // uname -r
+	Debug   bool              `json:"debug,omitempty"` // has the debug tools and shell
+	Files   map[string]string `json:"files"`           // path → sha256
 }
 
 // Build builds the image (and bundle) o describes.
@@ -144,7 +151,17 @@ func Build(ctx context.Context, o Options) (Report, error) {
 			return r, err
 		}
 	}
-	initrd, n, mods, err := o.initramfs(kernel, pkgs, node)
+	var tools *debugtools.Tools
+	if o.Debug {
+		t, err := debugtools.Build(ctx, debugtools.Options{ModuleRoot: o.ModuleRoot, GOARCH: b.GOARCH, GOARM: b.GOARM,
+			WorkDir: o.WorkDir, Log: log})
+		if err != nil {
+			return r, fmt.Errorf("builder: debug tools: %w", err)
+		}
+		tools, r.DebugToolsSize = &t, t.Size
+		log.Warn("debug image: u-root's commands and a console shell are in the initramfs; do not post it", "busybox", t.Size)
+	}
+	initrd, n, mods, err := o.initramfs(kernel, pkgs, node, tools)
 	if err != nil {
 		return r, err
 	}
@@ -184,7 +201,7 @@ func Build(ctx context.Context, o Options) (Report, error) {
 				files[f.Path] = f.Data
 			}
 		}
-		info := SlotInfo{Board: b.Name, Version: o.Version, Build: o.Build, Kernel: b.KernelRelease, Files: map[string]string{}}
+		info := SlotInfo{Board: b.Name, Version: o.Version, Build: o.Build, Kernel: b.KernelRelease, Debug: o.Debug, Files: map[string]string{}}
 		for p, data := range files {
 			sum := sha256.Sum256(data)
 			info.Files[p] = hex.EncodeToString(sum[:])
@@ -257,6 +274,9 @@ func (o *Options) check() error {
 	if o.NodeBinary == "" && o.ModuleRoot == "" {
 		probs = append(probs, "neither a goleudy-node binary nor the module to build it from")
 	}
+	if o.Debug && o.ModuleRoot == "" {
+		probs = append(probs, "debug tools, but no module to build them from")
+	}
 	if o.Bundle != "" && len(o.ReleaseKeys) == 0 {
 		probs = append(probs, "a bundle needs a release key")
 	}
@@ -275,7 +295,7 @@ func (o *Options) check() error {
 // initramfs is the node's root filesystem: goleudy-node as /init, the
 // board's modules closed over their dependencies with a modules.dep,
 // firmware, and board.json.
-func (o *Options) initramfs(kernel *debs.Tree, pkgs map[string]*debs.Tree, node string) (data []byte, files, modules int, err error) {
+func (o *Options) initramfs(kernel *debs.Tree, pkgs map[string]*debs.Tree, node string, tools *debugtools.Tools) (data []byte, files, modules int, err error) {
 	b := o.Board
 	a, err := initramfs.New(o.Epoch)
 	if err != nil {
@@ -335,6 +355,11 @@ func (o *Options) initramfs(kernel *debs.Tree, pkgs map[string]*debs.Tree, node 
 		}
 		if err := a.AddFile(f.Path, 0o644, data); err != nil {
 			return nil, 0, 0, err
+		}
+	}
+	if tools != nil {
+		if err := tools.AddTo(a); err != nil {
+			return nil, 0, 0, fmt.Errorf("builder: %w", err)
 		}
 	}
 	var buf bytes.Buffer

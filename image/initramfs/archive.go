@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // ErrExists is returned when a path is added twice, or added under a path
@@ -33,14 +35,9 @@ type entry struct {
 	direct bool   // a directory added explicitly, not only implied
 }
 
-// Mode bits as cpio stores them.
-const (
-	modeDir     = 0o040000
-	modeRegular = 0o100000
-	modeSymlink = 0o120000
-	modeType    = 0o170000
-	modePerm    = 0o7777
-)
+// modePerm is the part of a cpio mode below the type: permission,
+// setuid, setgid and sticky bits. The type bits are cpio.S_IF*.
+const modePerm = 0o7777
 
 // New returns an empty archive whose every entry has mtime, usually
 // SOURCE_DATE_EPOCH. newc stores seconds since 1970 in 32 bits, so mtime
@@ -89,7 +86,7 @@ func (a *Archive) add(p string, e *entry) error {
 		return err
 	}
 	if old, ok := a.entries[p]; ok {
-		if old.mode&modeType == modeDir && e.mode&modeType == modeDir && !old.direct {
+		if old.mode&cpio.S_IFMT == cpio.S_IFDIR && e.mode&cpio.S_IFMT == cpio.S_IFDIR && !old.direct {
 			// An implied directory, now given its mode.
 			a.entries[p] = e
 			return nil
@@ -107,7 +104,7 @@ func (a *Archive) parents(p string) error {
 		return nil
 	}
 	if e, ok := a.entries[dir]; ok {
-		if e.mode&modeType != modeDir {
+		if e.mode&cpio.S_IFMT != cpio.S_IFDIR {
 			return fmt.Errorf("initramfs: add /%s: parent /%s is not a directory: %w", p, dir, ErrExists)
 		}
 		return nil
@@ -115,7 +112,7 @@ func (a *Archive) parents(p string) error {
 	if err := a.parents(dir); err != nil {
 		return err
 	}
-	a.entries[dir] = &entry{mode: modeDir | 0o755}
+	a.entries[dir] = &entry{mode: cpio.S_IFDIR | 0o755}
 	return nil
 }
 
@@ -137,7 +134,7 @@ func (a *Archive) AddFile(p string, mode fs.FileMode, data []byte) error {
 	if int64(len(data)) > math.MaxUint32 {
 		return fmt.Errorf("initramfs: add /%s: %d bytes is over newc's 4 GiB file limit", rel, len(data))
 	}
-	return a.add(rel, &entry{mode: modeRegular | bits, data: data})
+	return a.add(rel, &entry{mode: cpio.S_IFREG | bits, data: data})
 }
 
 // AddDir adds a directory with mode's permission bits. Adding one that is
@@ -151,7 +148,7 @@ func (a *Archive) AddDir(p string, mode fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	return a.add(rel, &entry{mode: modeDir | bits, direct: true})
+	return a.add(rel, &entry{mode: cpio.S_IFDIR | bits, direct: true})
 }
 
 // AddSymlink adds a symlink at p pointing to target, which is stored as
@@ -164,7 +161,7 @@ func (a *Archive) AddSymlink(p, target string) error {
 	if target == "" || strings.Contains(target, "\x00") || len(target) > 4095 {
 		return fmt.Errorf("initramfs: add /%s: symlink target %q: must be 1..4095 bytes with no NUL", rel, target)
 	}
-	return a.add(rel, &entry{mode: modeSymlink | 0o777, data: []byte(target)})
+	return a.add(rel, &entry{mode: cpio.S_IFLNK | 0o777, data: []byte(target)})
 }
 
 // Paths returns the archive's paths, without the leading "/", in the order
@@ -180,28 +177,50 @@ func (a *Archive) Paths() []string {
 	return paths
 }
 
-// WriteTo writes the archive as an uncompressed newc cpio: entries
-// sorted by path, inode numbers 1, 2, ... in that order, uid and gid 0,
-// every mtime the archive's, then the TRAILER!!! entry.
+// WriteTo writes the archive as an uncompressed newc cpio with u-root's
+// writer: entries sorted by path, inode numbers 1, 2, ... in that order,
+// uid and gid 0, every mtime the archive's, then the TRAILER!!! entry.
 func (a *Archive) WriteTo(w io.Writer) (int64, error) {
-	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<16)}
-	mtime := uint32(a.mtime.Unix())
+	cw := &countWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 1<<16)
+	rw := cpio.Newc.Writer(bw)
 	for i, p := range a.Paths() {
-		e := a.entries[p]
-		nlink := uint32(1)
-		if e.mode&modeType == modeDir {
-			nlink = 2
+		if err := rw.WriteRecord(a.record(p, uint64(i+1))); err != nil {
+			return cw.n, fmt.Errorf("initramfs: write cpio: /%s: %w", p, err)
 		}
-		writeEntry(cw, header{ino: uint32(i + 1), mode: e.mode, nlink: nlink, mtime: mtime}, p, e.data)
 	}
-	writeEntry(cw, header{nlink: 1}, trailer, nil)
-	if cw.err == nil {
-		cw.err = cw.w.(*bufio.Writer).Flush()
+	if err := cpio.WriteTrailer(rw); err != nil {
+		return cw.n, fmt.Errorf("initramfs: write cpio: trailer: %w", err)
 	}
-	if cw.err != nil {
-		return cw.n, fmt.Errorf("initramfs: write cpio: %w", cw.err)
+	if err := bw.Flush(); err != nil {
+		return cw.n, fmt.Errorf("initramfs: write cpio: %w", err)
 	}
 	return cw.n, nil
+}
+
+// record is p's cpio record. MakeReproducible clears what could come
+// from a host (owners, device numbers, time); the inode number and the
+// one mtime are then set from the archive alone.
+func (a *Archive) record(p string, ino uint64) cpio.Record {
+	e := a.entries[p]
+	var r cpio.Record
+	switch e.mode & cpio.S_IFMT {
+	case cpio.S_IFDIR:
+		r = cpio.Directory(p, uint64(e.mode&modePerm))
+		r.NLink = 2
+	case cpio.S_IFLNK:
+		r = cpio.Symlink(p, string(e.data))
+		r.NLink = 1
+	default:
+		// StaticRecord, not StaticFile: the same record without
+		// copying a module's bytes into a string first.
+		r = cpio.StaticRecord(e.data, cpio.Info{Name: p, Mode: uint64(e.mode)})
+		r.NLink = 1
+	}
+	r = cpio.MakeReproducible(r)
+	r.Ino = ino
+	r.MTime = uint64(a.mtime.Unix())
+	return r
 }
 
 // WriteGzip writes the archive gzip-compressed at the best level, with a
@@ -226,20 +245,15 @@ func (a *Archive) WriteGzip(w io.Writer) error {
 // writes on Linux.
 const gzipOSUnix = 3
 
-// countWriter counts bytes and keeps the first error, so writeEntry can
-// write field by field and the caller checks once.
+// countWriter counts the bytes that reach the caller's writer, for
+// WriteTo's result.
 type countWriter struct {
-	w   io.Writer
-	n   int64
-	err error
+	w io.Writer
+	n int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	c.err = err
 	return n, err
 }

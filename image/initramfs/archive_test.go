@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -57,6 +58,10 @@ func nodeTree(t testing.TB, mtime time.Time, reverse bool) *Archive {
 	}
 	return a
 }
+
+// pad4 is the padding newc puts after a header and name, or data, of
+// n bytes.
+func pad4(n int64) int64 { return (4 - n%4) % 4 }
 
 func gz(t testing.TB, a *Archive) []byte {
 	t.Helper()
@@ -304,14 +309,96 @@ func TestReadErrors(t *testing.T) {
 		{"empty", nil, "header at 0"},
 		{"truncated", good[:len(good)/2], "unexpected EOF"},
 		{"no trailer", good[:len(good)-124], "header at"},
-		{"bad magic", append([]byte("070707"), good[6:]...), `magic "070707"`},
-		{"bad hex", append(append([]byte{}, good[:6]...), append([]byte("zzzzzzzz"), good[14:]...)...), "not hex"},
+		{"bad magic", append([]byte("070707"), good[6:]...), `magic got "070707"`},
+		{"bad hex", append(append([]byte{}, good[:6]...), append([]byte("zzzzzzzz"), good[14:]...)...), "header at 0: not a valid newc cpio archive (reader: error decoding hex"},
 		{"gzip junk", []byte{0x1f, 0x8b, 1, 2}, "gzip"},
+		{"huge name", withField(good, 11, "ffffffff"), "name size 4294967295 is not 2..4096"},
+		{"name size 1", withField(good, 11, "00000001"), "name size 1"},
+		{"name without NUL", withField(good, 11, "00000003"), "is not one NUL-terminated string"},
+		{"huge file", withField(good, 6, "7fffffff"), "exceeds what is left of the 1 GiB read limit"},
 	} {
 		_, err := Read(bytes.NewReader(tc.in))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v, want %q wrapping ErrFormat", tc.name, err, tc.want)
 		}
+	}
+
+	// What follows the trailer is not read: the kernel takes
+	// concatenated archives, and a second one is not this one's.
+	entries, err := Read(io.MultiReader(bytes.NewReader(good), strings.NewReader("junk that is no header")))
+	if err != nil || len(entries) != len(nodeTree(t, epoch, false).Paths()) {
+		t.Errorf("archive then junk: %d entries, %v", len(entries), err)
+	}
+}
+
+// withField returns a copy of archive with the first header's field i
+// (0 is c_ino, 6 c_filesize, 11 c_namesize) set to the hex digits v.
+func withField(archive []byte, i int, v string) []byte {
+	b := bytes.Clone(archive)
+	copy(b[6+8*i:], v)
+	return b
+}
+
+// TestReadGNU reads an archive that GNU cpio wrote from a real tree, so
+// Read is held to what other tools write, not only to what Archive does.
+func TestReadGNU(t *testing.T) {
+	lab.Require(t, toolCpio)
+	dir := t.TempDir()
+	for _, err := range []error{
+		os.MkdirAll(filepath.Join(dir, "lib/firmware"), 0o755),
+		os.WriteFile(filepath.Join(dir, "lib/firmware/a.fw"), []byte("firmware"), 0o644),
+		os.WriteFile(filepath.Join(dir, "init"), []byte("#!/bin/sh\n"), 0o755),
+		os.Symlink("/init", filepath.Join(dir, "linuxrc")),
+		// Modes as the want below says, whatever the umask.
+		os.Chmod(filepath.Join(dir, "lib"), 0o755),
+		os.Chmod(filepath.Join(dir, "lib/firmware"), 0o755),
+		os.Chmod(filepath.Join(dir, "lib/firmware/a.fw"), 0o644),
+		os.Chmod(filepath.Join(dir, "init"), 0o755),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := "init\nlib\nlib/firmware\nlib/firmware/a.fw\nlinuxrc\n"
+	out := run(t, toolCpio, dir, []byte(list), "-o", "-H", "newc", "--quiet", "--owner=0:0")
+	entries, err := Read(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, fmt.Sprintf("%s %s %q uid=%d", e.Path, e.Mode, e.Data, e.UID))
+	}
+	want := []string{
+		`init -rwxr-xr-x "#!/bin/sh\n" uid=0`, `lib drwxr-xr-x "" uid=0`, `lib/firmware drwxr-xr-x "" uid=0`,
+		`lib/firmware/a.fw -rw-r--r-- "firmware" uid=0`, `linuxrc Lrwxrwxrwx "/init" uid=0`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("read GNU cpio's archive:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// failWriter fails once it has taken n bytes.
+type failWriter struct{ n int }
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		n := w.n
+		w.n = 0
+		return n, errors.New("disk full")
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+func TestWriteError(t *testing.T) {
+	a := nodeTree(t, epoch, false)
+	n, err := a.WriteTo(&failWriter{n: 1000})
+	if err == nil || !strings.Contains(err.Error(), "initramfs: write cpio") || !strings.Contains(err.Error(), "disk full") || n != 1000 {
+		t.Errorf("WriteTo a full disk: %d bytes, %v", n, err)
+	}
+	if err := a.WriteGzip(&failWriter{n: 10}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("WriteGzip to a full disk: %v", err)
 	}
 }
 

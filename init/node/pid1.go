@@ -88,6 +88,8 @@ func runPID1(ctx context.Context, version string, stderr io.Writer) error {
 	if err != nil {
 		boot.Fatal(log, err, FatalDelay)
 	}
+	// Only a debug image has the shell; it lives as long as PID 1 does.
+	go boot.RunShell(ctx, boot.ShellOptions{Reaper: sys.Reaper, Log: log.With("part", "shell")})
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	n.pid1 = &pid1{sys: sys, board: board.Name, slot: slotFrom(string(cmdline))}
 	log.Info("booted", "board", board.Name, "slot", n.pid1.slot, "data", sys.DataDir(), "seed", sys.Seed())

@@ -126,6 +126,7 @@ func imageBuild(ctx context.Context, c *Context, args []string) error {
 	var releaseKeys listFlag
 	fs.Var(&releaseKeys, "release-key", "private key that signs the bundle (repeatable)")
 	emulated := fs.Bool("emulated", false, "use the board's QEMU port matches (images for emulation)")
+	debug := fs.Bool("debug", false, "add u-root's commands and a shell on the serial console: an image for the bench, never to post")
 	nodeBin := fs.String("node-binary", "", "a prebuilt goleudy-node for the board (default: cross-compile it)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -204,16 +205,22 @@ func imageBuild(ctx context.Context, c *Context, args []string) error {
 	if err != nil && *nodeBin == "" {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image build: run it in the goleudy source tree, or give --node-binary: %w", err)}
 	}
+	if err != nil && *debug {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image build: --debug builds u-root's commands from the goleudy source tree; run it there: %w", err)}
+	}
 	r, err := builder.Build(ctx, builder.Options{
 		Board: b, Seed: seed, Version: *version, Build: *build, Epoch: epoch, Out: *out,
 		Bundle: *bundleOut, ReleaseKeys: keys, Fetcher: f, NodeBinary: *nodeBin, ModuleRoot: root,
-		Emulated: *emulated, Log: log,
+		Emulated: *emulated, Debug: *debug, Log: log,
 	})
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	fmt.Fprintf(c.Stdout, "%s: %s image for node %s, %d MiB (sparse); initramfs %.1f MiB (%d files, %d modules), kernel %.1f MiB, goleudy-node %.1f MiB\n",
 		r.Image, b.Name, name, r.ImageSize>>20, mib(r.InitramfsSize), r.InitramfsFiles, r.Modules, mib(r.KernelSize), mib(r.NodeSize))
+	if r.DebugToolsSize > 0 {
+		fmt.Fprintf(c.Stdout, "%s: DEBUG image: u-root's commands (%.1f MiB) and a console shell; do not post it\n", r.Image, mib(r.DebugToolsSize))
+	}
 	if r.Bundle != "" {
 		fmt.Fprintf(c.Stdout, "%s: update bundle\n", r.Bundle)
 	}

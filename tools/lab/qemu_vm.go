@@ -33,7 +33,8 @@ type VM struct {
 	cmd     *exec.Cmd
 	ctx     context.Context // ends at the timeout, or when QEMU has exited
 	cancel  context.CancelFunc
-	stderr  syncBuffer // QEMU's own messages
+	stderr  syncBuffer     // QEMU's own messages
+	stdin   io.WriteCloser // the serial console's input
 
 	exited  chan struct{} // closed once QEMU has exited and its console is drained
 	exitErr error         // QEMU's exit status, once exited is closed
@@ -118,6 +119,9 @@ func StartQEMU(tb testing.TB, q QEMU) *VM {
 	vm.cmd.Stderr = &vm.stderr
 	vm.cmd.SysProcAttr = sysProcAttr()
 	stdout, err := vm.cmd.StdoutPipe()
+	if err == nil {
+		vm.stdin, err = vm.cmd.StdinPipe()
+	}
 	if err != nil {
 		cancel()
 		tb.Fatalf("lab: qemu: %v", err)
@@ -295,6 +299,15 @@ func (vm *VM) Wait(within time.Duration) error {
 	case <-time.After(within):
 		return fmt.Errorf("lab: qemu: %w after %v", ErrVMRunning, within)
 	}
+}
+
+// Type sends text to the serial console's input, as if typed there; a
+// line typed to a shell ends with "\r", the Enter key on a terminal.
+func (vm *VM) Type(text string) error {
+	if _, err := io.WriteString(vm.stdin, text); err != nil {
+		return fmt.Errorf("lab: qemu: typing on the console: %w", err)
+	}
+	return nil
 }
 
 // Stop ends QEMU (SIGTERM, then SIGKILL) if it is still running and
