@@ -125,6 +125,10 @@ type Seed struct {
 	ServerKey string   `json:"server_key"`
 	Token     string   `json:"token"`
 	Trust     []string `json:"trust"`
+	// ReleaseTrust are the public keys (base64 ed25519) whose signature
+	// on an update bundle's manifest the node accepts. None: the node
+	// takes no update.
+	ReleaseTrust []string `json:"release_trust,omitempty"`
 	// OOB holds static settings for the OOB port, used when DHCP fails.
 	OOB *StaticOOB `json:"oob,omitempty"`
 }
@@ -187,6 +191,7 @@ type Heartbeat struct {
 	NodeID       string        `json:"node_id"`
 	Time         time.Time     `json:"time"`
 	Version      string        `json:"version"`
+	Build        uint64        `json:"build,omitempty"` // the running slot's release build
 	Slot         string        `json:"slot,omitempty"`
 	Board        string        `json:"board,omitempty"`
 	Uptime       float64       `json:"uptime_seconds"`
@@ -204,6 +209,33 @@ type Heartbeat struct {
 	// Clock says whether the node's clock is synced (SNTP) or only above
 	// its persisted floor.
 	Clock string `json:"clock,omitempty"`
+	// Update is the update agent's latest word on the release the config
+	// asks for (or the last one it tried).
+	Update *UpdateReport `json:"update,omitempty"`
+}
+
+// Update states a node reports. Committed, RolledBack and Refused are
+// outcomes; the rest are steps on the way.
+const (
+	UpdateDownloading = "downloading"
+	UpdateWriting     = "writing"
+	UpdateTrial       = "trial"       // switched, rebooting into the new slot
+	UpdateCommitted   = "committed"   // running the release, slot committed
+	UpdateRolledBack  = "rolled_back" // the new slot failed; back on the old one
+	UpdateRefused     = "refused"     // bad signature, board, hash or build: not written
+	UpdateFailed      = "failed"      // could not download or write; will retry
+)
+
+// UpdateReport is where a node stands with one release.
+type UpdateReport struct {
+	Version string    `json:"version"`
+	Build   uint64    `json:"build"`
+	State   string    `json:"state"`
+	Reason  string    `json:"reason,omitempty"` // why, for rolled_back, refused and failed
+	At      time.Time `json:"at"`
+	// Done and Total are bytes, while downloading or writing.
+	Done  int64 `json:"done,omitempty"`
+	Total int64 `json:"total,omitempty"`
 }
 
 // OOBAddress is one address on a node's OOB port.

@@ -42,6 +42,7 @@ type Config struct {
 	TSIGKeys   []TSIGKey  `json:"tsig_keys,omitempty"`
 	Management Management `json:"management,omitzero"`
 	Info       Info       `json:"info,omitzero"`
+	Update     Update     `json:"update,omitzero"`
 }
 
 // Node names the node and says what it should be doing.
@@ -166,6 +167,19 @@ type WireGuard struct {
 	PublicKey  string   `json:"public_key,omitempty"`
 	Address    string   `json:"address,omitempty"`
 	AllowedIPs []string `json:"allowed_ips,omitempty"`
+}
+
+// Update is the firmware release the node should run: the rollout's
+// choice for it (see provision/fleet). Empty means stay on what runs. The
+// node fetches the bundle from URL over its tunnel and trusts it only as
+// far as the bundle's own signature by a release key from its seed; these
+// fields must match the signed manifest, so a config cannot swap builds.
+type Update struct {
+	Version string `json:"version,omitempty"`
+	Build   uint64 `json:"build,omitempty"`  // the manifest's monotonic build number
+	SHA256  string `json:"sha256,omitempty"` // of the slot image, as in the manifest
+	Size    int64  `json:"size,omitempty"`   // of the slot image
+	URL     string `json:"url,omitempty"`    // of the bundle, on the management tunnel
 }
 
 // Info is the small JSON page naming the node's location.

@@ -134,6 +134,7 @@ func TestProblems(t *testing.T) {
 		{"listen port", `"schema":1,`, `"schema":1,"dns":{"listen":["127.0.0.1:0"]},`, []string{`dns.listen[0]: "127.0.0.1:0" has port "0"; must be 1..65535`}},
 		{"wireguard key", `"schema":1,`, `"schema":1,"management":{"wireguard":{"public_key":"abc"}},`, []string{"management.wireguard.public_key: is not a base64 WireGuard key"}},
 		{"config url", `"schema":1,`, `"schema":1,"management":{"config_url":"ftp://x/"},`, []string{`management.config_url: "ftp://x/" is not an http or https URL`}},
+		{"update", `"schema":1,`, `"schema":1,"update":{"version":"v 2","sha256":"AB","url":"10.53.0.1/b"},`, []string{`update.version: "v 2" is not a version`, "update.build: missing", `update.sha256: "AB" is not 64`, "update.size: missing", `update.url: "10.53.0.1/b" is not an http(s) URL`}},
 		{"lat", `"id":"n1"`, `"id":"n1","location":{"lat":91,"countryiso":"GB"}`, []string{"node.location.lat: 91 must be -90..90", `node.location.countryiso: "GB" must be a two-letter`}},
 		{"object expected", `"node":{"id":"n1"}`, `"node":"n1"`, []string{`node: must be an object, not the string "n1"`}},
 		{"array expected", `"prefixes":["192.0.2.0/24"]`, `"prefixes":"192.0.2.0/24"`, []string{`anycast.prefixes: must be an array, not the string "192.0.2.0/24"`}},

@@ -56,6 +56,30 @@ func (v *validator) top(c *Config) {
 	v.downstreams(c.DNS.Downstreams, keys)
 	v.management(c.Management)
 	v.listeners("info.listen", c.Info.Listen)
+	v.update(c.Update)
+}
+
+func (v *validator) update(u Update) {
+	if u == (Update{}) {
+		return
+	}
+	if u.Version == "" {
+		v.add("update.version", "missing")
+	} else if len(u.Version) > 64 || strings.ContainsAny(u.Version, " \t\n/") {
+		v.add("update.version", "%q is not a version", u.Version)
+	}
+	if u.Build == 0 {
+		v.add("update.build", "missing; must be at least 1")
+	}
+	if len(u.SHA256) != 64 || strings.Trim(u.SHA256, "0123456789abcdef") != "" {
+		v.add("update.sha256", "%q is not 64 lower-case hex digits", u.SHA256)
+	}
+	if u.Size <= 0 {
+		v.add("update.size", "missing; must be the slot image's size in bytes")
+	}
+	if uu, err := url.Parse(u.URL); err != nil || (uu.Scheme != "http" && uu.Scheme != "https") || uu.Host == "" {
+		v.add("update.url", "%q is not an http(s) URL", u.URL)
+	}
 }
 
 func (v *validator) node(n Node) {
