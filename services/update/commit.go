@@ -1,17 +1,3 @@
-// Package update is the node's side of A/B updates. This part is the
-// commit: once the node is ready on the slot it booted, it tells the
-// bootloader that slot is good, so the boot counter stops counting it.
-// A slot that never gets here (its kernel panics, its node never becomes
-// ready, the watchdog resets the board) is not committed, and the
-// bootloader boots the other slot by itself at the next boot.
-//
-// On x86 the state is GRUB's environment block (grub/grubenv on the boot
-// partition, see image/grub); on a Raspberry Pi it is U-Boot's saved
-// environment, uboot.env (see image/rpiboot and image/ubootenv). Both
-// hold the same variables under the same rules (grub.State), and both
-// files are rewritten in place, same size, with the boot partition
-// remounted read-write only for the write. Every other variable in them
-// is kept.
 package update
 
 import (
@@ -51,16 +37,57 @@ func Commit(log *slog.Logger, bootDir, slot string, remount bool) (Outcome, erro
 	if err != nil {
 		return Outcome{}, fmt.Errorf("update: commit: booted slot: %w", err)
 	}
+	var rolledBack bool
+	ch, err := EditBootState(bootDir, remount, "commit", func(st *grub.State) error {
+		rolledBack = st.Commit(s)
+		return nil
+	})
+	out := Outcome{Slot: string(s), RolledBack: rolledBack, State: ch.After, Changed: ch.Changed}
+	if err != nil {
+		return out, err
+	}
+	if ch.Changed {
+		log.Info("slot committed", "slot", s, "rolled_back", rolledBack, "state", ch.After, "was", ch.Before)
+	}
+	return out, nil
+}
+
+// StateChange is what EditBootState did.
+type StateChange struct {
+	Before, After string // grub.State's String, for logs and heartbeats
+	Changed       bool   // the file was rewritten
+}
+
+// EditBootState applies edit to the A/B state under bootDir, grubenv or
+// uboot.env, whichever the image has, and writes the file back if the
+// state changed. op names the edit in errors.
+func EditBootState(bootDir string, remount bool, op string, edit func(*grub.State) error) (StateChange, error) {
 	env := filepath.Join(bootDir, filepath.FromSlash(grub.EnvPath))
 	uenv := filepath.Join(bootDir, rpiboot.EnvFile)
 	switch {
 	case exists(env):
-		return commitState(log, bootDir, env, s, remount, grubBlock)
+		return editState(bootDir, env, remount, op, edit, grubBlock)
 	case exists(uenv):
-		return commitState(log, bootDir, uenv, s, remount, ubootBlock)
+		return editState(bootDir, uenv, remount, op, edit, ubootBlock)
 	}
-	return Outcome{}, fmt.Errorf("update: commit: %s: %w", bootDir, ErrNoBootState)
+	return StateChange{}, fmt.Errorf("update: %s: %s: %w", op, bootDir, ErrNoBootState)
 }
+
+// ReadBootState is the A/B state under bootDir.
+func ReadBootState(bootDir string) (grub.State, error) {
+	var out grub.State
+	_, err := EditBootState(bootDir, false, "read boot state", func(st *grub.State) error {
+		out = *st
+		return errUnchanged
+	})
+	if errors.Is(err, errUnchanged) {
+		err = nil
+	}
+	return out, err
+}
+
+// errUnchanged stops an edit before anything is written.
+var errUnchanged = errors.New("unchanged")
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
@@ -81,37 +108,43 @@ func ubootBlock(data []byte) (envBlock, error) {
 	return &env, err
 }
 
-func commitState(log *slog.Logger, dir, file string, s grub.Slot, remount bool, parse func([]byte) (envBlock, error)) (Outcome, error) {
+func editState(dir, file string, remount bool, op string, edit func(*grub.State) error, parse func([]byte) (envBlock, error)) (StateChange, error) {
+	var ch StateChange
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("update: commit: %w", err)
+		return ch, fmt.Errorf("update: %s: %w", op, err)
 	}
 	env, err := parse(data)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("update: commit: %s: %w", file, err)
+		return ch, fmt.Errorf("update: %s: %s: %w", op, file, err)
 	}
 	st, err := grub.StateFromEnv(env)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("update: commit: %s: %w", file, err)
+		return ch, fmt.Errorf("update: %s: %s: %w", op, file, err)
 	}
-	before := st.String()
-	rolledBack := st.Commit(s)
-	out := Outcome{Slot: string(s), RolledBack: rolledBack, State: st.String()}
-	if st.String() == before {
-		return out, nil
+	ch.Before = st.String()
+	if err := edit(&st); err != nil {
+		ch.After = ch.Before
+		if errors.Is(err, errUnchanged) {
+			return ch, err
+		}
+		return ch, fmt.Errorf("update: %s: %w", op, err)
+	}
+	ch.After = st.String()
+	if ch.After == ch.Before {
+		return ch, nil
 	}
 	if err := st.Apply(env); err != nil {
-		return out, fmt.Errorf("update: commit: %w", err)
+		return ch, fmt.Errorf("update: %s: %w", op, err)
 	}
 	if data, err = env.Encode(); err != nil {
-		return out, fmt.Errorf("update: commit: %w", err)
+		return ch, fmt.Errorf("update: %s: %w", op, err)
 	}
 	if err := rewrite(dir, file, data, remount); err != nil {
-		return out, err
+		return ch, err
 	}
-	out.Changed = true
-	log.Info("slot committed", "slot", s, "rolled_back", rolledBack, "state", out.State, "was", before)
-	return out, nil
+	ch.Changed = true
+	return ch, nil
 }
 
 // rewrite writes data over file, in place when the size is the same (as
