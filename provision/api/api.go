@@ -22,6 +22,11 @@
 //	GET    /v1/keys                   Keys
 //	GET    /v1/status                 Status
 //	GET    /v1/audit?after=N&limit=N  the audit log, oldest first
+//	POST   /v1/releases               a bundle as the body (streamed) → 201 Release
+//	GET    /v1/releases[?board=B]     []Release, by board and build
+//	POST   /v1/rollout                RolloutRequest → 201 Rollout
+//	GET    /v1/rollout                Rollout (404 before the first)
+//	POST   /v1/rollout/halt           HaltRequest → Rollout
 //
 // Errors are an Error body with the HTTP status: 400 for bad input (with
 // the field paths), 401 without the operator token, 404 for an unknown
@@ -40,6 +45,9 @@
 //	                               answers 304 when nothing changed
 //	POST /v1/heartbeat             Heartbeat → 204
 //	GET  /v1/update                Update: the releases for the node's board
+//	GET  /v1/bundles/{board}/{build}   a release bundle of the node's own
+//	                               board, with Range requests (resume) and
+//	                               the image's sha256 as ETag
 package api
 
 import (
@@ -108,6 +116,9 @@ type Keys struct {
 	// Endpoint is the tunnel endpoint nodes dial, HOST:PORT; empty when
 	// the server derives it from the enrollment request.
 	Endpoint string `json:"endpoint,omitempty"`
+	// ReleaseTrust are the release keys (base64 ed25519) seeds carry:
+	// nodes accept update bundles signed by one of them.
+	ReleaseTrust []TrustKey `json:"release_trust,omitempty"`
 }
 
 // TrustKey is one config signing key.
@@ -273,11 +284,87 @@ type Update struct {
 	Releases []Release `json:"releases"` // oldest build first
 }
 
-// Release is one firmware build for a board.
+// Release is one firmware build for a board: its signed manifest, and
+// what the server stored.
 type Release struct {
+	Board   string `json:"board,omitempty"`
 	Version string `json:"version"`
 	Build   uint64 `json:"build"`
-	SHA256  string `json:"sha256"`
+	SHA256  string `json:"sha256"`         // of the slot image
+	Size    int64  `json:"size,omitempty"` // of the slot image
+	// Created is the manifest's build time; Downgrade says it was signed
+	// for nodes on a higher build.
+	Created   time.Time `json:"created,omitzero"`
+	Downgrade bool      `json:"downgrade,omitempty"`
+	// BundleSize is the whole bundle's, as nodes download it.
+	BundleSize int64     `json:"bundle_size,omitempty"`
+	Published  time.Time `json:"published,omitzero"`
+}
+
+// Rollout phases.
+const (
+	RolloutCanary = "canary" // only the canaries are offered the release
+	RolloutAll    = "all"    // every target is
+	RolloutDone   = "done"   // every target committed it
+	RolloutHalted = "halted" // a target failed it, or the operator halted it
+)
+
+// RolloutRequest starts a rollout of Version: the first Canary targets
+// first, the rest once they all committed. Force replaces a running one.
+type RolloutRequest struct {
+	Version string `json:"version"`
+	Canary  int    `json:"canary"`
+	Force   bool   `json:"force,omitempty"`
+}
+
+// HaltRequest halts the running rollout, saying why.
+type HaltRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// Rollout is the current rollout and where each node stands.
+type Rollout struct {
+	Version   string          `json:"version"`
+	Canary    int             `json:"canary"`
+	Phase     string          `json:"phase"`
+	Actor     string          `json:"actor"`
+	Started   time.Time       `json:"started"`
+	PhaseAt   time.Time       `json:"phase_at"` // when Phase was entered
+	Committed int             `json:"committed"`
+	Targets   []RolloutTarget `json:"targets"` // canaries first
+	Skipped   []RolloutSkip   `json:"skipped,omitempty"`
+	Halt      *RolloutHalt    `json:"halt,omitempty"`
+}
+
+// RolloutTarget is one node a rollout updates.
+type RolloutTarget struct {
+	Node    string `json:"node"`
+	Board   string `json:"board"`
+	Build   uint64 `json:"build"`
+	Canary  bool   `json:"canary,omitempty"`
+	Offered bool   `json:"offered"` // its config carries the release now
+	// State is the node's last update state for Build (Update*), empty
+	// before its first word; Reason and At come with it.
+	State     string    `json:"state,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	At        time.Time `json:"at,omitzero"`
+	Committed time.Time `json:"committed,omitzero"`
+}
+
+// RolloutSkip is a node a rollout left out.
+type RolloutSkip struct {
+	Node   string `json:"node"`
+	Reason string `json:"reason"`
+}
+
+// RolloutHalt says why a rollout halted: a node's failed update (Node
+// set), or the operator (Actor).
+type RolloutHalt struct {
+	Node   string    `json:"node,omitempty"`
+	State  string    `json:"state,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
 }
 
 // Status is the fleet as the NOC sees it.

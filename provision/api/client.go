@@ -58,16 +58,23 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Actor != "" {
-		req.Header.Set("Goleudy-Actor", c.Actor)
 	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return c.send(hc, req, out)
+}
+
+// send adds the operator's headers to req, sends it and decodes the
+// answer as Do does.
+func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
+	method, path := req.Method, req.URL.Path
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.Actor != "" {
+		req.Header.Set("Goleudy-Actor", c.Actor)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -173,4 +180,46 @@ func (c *Client) Audit(ctx context.Context, after uint64, limit int) (json.RawMe
 	var raw json.RawMessage
 	path := "/v1/audit?after=" + strconv.FormatUint(after, 10) + "&limit=" + strconv.Itoa(limit)
 	return raw, c.Do(ctx, http.MethodGet, path, nil, &raw)
+}
+
+// PublishRelease uploads a bundle, streaming it from body; size is its
+// length in bytes (-1 if unknown). The call has no timeout of its own: a
+// bundle is large, so bound it with ctx.
+func (c *Client) PublishRelease(ctx context.Context, body io.Reader, size int64) (Release, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.Base, "/")+"/v1/releases", body)
+	if err != nil {
+		return Release{}, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	var out Release
+	return out, c.send(hc, req, &out)
+}
+
+// Releases lists the published releases.
+func (c *Client) Releases(ctx context.Context) ([]Release, error) {
+	var out []Release
+	return out, c.Do(ctx, http.MethodGet, "/v1/releases", nil, &out)
+}
+
+// StartRollout starts a rollout.
+func (c *Client) StartRollout(ctx context.Context, r RolloutRequest) (Rollout, error) {
+	var out Rollout
+	return out, c.Do(ctx, http.MethodPost, "/v1/rollout", r, &out)
+}
+
+// Rollout returns the current rollout.
+func (c *Client) Rollout(ctx context.Context) (Rollout, error) {
+	var out Rollout
+	return out, c.Do(ctx, http.MethodGet, "/v1/rollout", nil, &out)
+}
+
+// HaltRollout halts the running rollout.
+func (c *Client) HaltRollout(ctx context.Context, reason string) (Rollout, error) {
+	var out Rollout
+	return out, c.Do(ctx, http.MethodPost, "/v1/rollout/halt", HaltRequest{Reason: reason}, &out)
 }

@@ -28,6 +28,7 @@ type Snapshot struct {
 	Tokens       []Token       `json:"tokens"`
 	Peers        []Peer        `json:"peers"`
 	Releases     []Release     `json:"releases"`
+	Rollout      *Rollout      `json:"rollout,omitempty"`
 	Audit        []Entry       `json:"audit"`
 }
 
@@ -78,6 +79,9 @@ func snapshot(tx *bolt.Tx) (Snapshot, error) {
 		return snap, err
 	}
 	if snap.Releases, err = list[Release](tx.Bucket(bucketReleases)); err != nil {
+		return snap, err
+	}
+	if snap.Rollout, err = loadRollout(tx); err != nil {
 		return snap, err
 	}
 	snap.Audit, err = list[Entry](tx.Bucket(bucketAudit))
@@ -153,6 +157,11 @@ func restore(tx *bolt.Tx, snap Snapshot) error {
 	for i, r := range snap.Releases {
 		if err := putNew(tx.Bucket(bucketReleases), r.key(), r); err != nil {
 			return fmt.Errorf("releases[%d]: %w", i, err)
+		}
+	}
+	if snap.Rollout != nil {
+		if err := putRollout(tx, snap.Rollout); err != nil {
+			return err
 		}
 	}
 	audit := tx.Bucket(bucketAudit)

@@ -34,6 +34,8 @@ func populate(t *testing.T, s *Store) {
 	_, err = s.NewToken("op", "bede", epoch.Add(time.Hour))
 	must(err)
 	must(s.AddRelease("ci", release("rpi", 7)))
+	_, err = s.StartRollout("op", "v1.2.7", 1)
+	must(err)
 }
 
 func export(t *testing.T, s *Store) []byte {

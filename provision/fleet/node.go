@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/goleudy/goleudy/provision/config"
@@ -68,6 +69,11 @@ func (s *Store) RemoveNode(actor, id string) error {
 		if err := tx.Bucket(bucketPeers).Delete([]byte(id)); err != nil {
 			return err
 		}
+		detail, err := dropTarget(tx, id, s.now().UTC())
+		if err != nil {
+			return err
+		}
+		c.detail = strings.TrimPrefix(detail, "; ")
 		return deleteTokens(tx, id)
 	})
 }

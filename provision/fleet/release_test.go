@@ -3,12 +3,13 @@ package fleet
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 func release(board string, build uint64) Release {
-	return Release{Board: board, Version: "v1.2.3", Build: build,
+	return Release{Board: board, Version: "v1.2." + strconv.FormatUint(build, 10), Build: build, Size: 4096,
 		Bundle: "/var/lib/goleudy/releases/" + board + ".bundle", SHA256: strings.Repeat("ab", 32)}
 }
 
@@ -21,11 +22,15 @@ func TestReleases(t *testing.T) {
 		fields []string
 	}{
 		{"valid", release("rpi", 2), nil, nil},
-		{"older build after", release("rpi", 1), nil, nil},
+		{"older build after", release("rpi", 1), ErrBuildOrder, nil},
+		{"older build, a signed downgrade", func() Release { r := release("rpi", 1); r.Downgrade = true; return r }(), nil, nil},
 		{"other board", release("brix", 1), nil, nil},
 		{"duplicate", release("rpi", 2), ErrExists, nil},
-		{"empty", Release{}, nil, []string{"board", "version", "build", "bundle", "sha256"}},
+		{"same version, other build", func() Release { r := release("rpi", 3); r.Version = "v1.2.2"; return r }(), ErrExists, nil},
+		{"empty", Release{}, nil, []string{"board", "version", "build", "bundle", "sha256", "size"}},
 		{"short sha", func() Release { r := release("rpi", 3); r.SHA256 = "abcd"; return r }(), nil, []string{"sha256"}},
+		{"upper-case sha", func() Release { r := release("rpi", 3); r.SHA256 = strings.Repeat("AB", 32); return r }(), nil, []string{"sha256"}},
+		{"bad version", func() Release { r := release("rpi", 3); r.Version = "v 1/2"; return r }(), nil, []string{"version"}},
 	}
 	for _, tt := range tests {
 		err := s.AddRelease("ci", tt.r)
@@ -48,5 +53,14 @@ func TestReleases(t *testing.T) {
 	}
 	if all, _ := s.Releases(""); len(all) != 3 || all[0].Board != "brix" {
 		t.Fatalf("Releases() = %+v", all)
+	}
+	if r, err := s.Release("rpi", 2); err != nil || r.Version != "v1.2.2" {
+		t.Fatalf("Release(rpi, 2) = %+v, %v", r, err)
+	}
+	if _, err := s.Release("rpi", 9); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Release(rpi, 9): %v", err)
+	}
+	if rs, _ := s.Releases("rp"); len(rs) != 0 {
+		t.Fatalf("Releases(rp) = %+v: a prefix of a board name is not the board", rs)
 	}
 }

@@ -57,7 +57,23 @@ func renderNode(tx *bolt.Tx, n Node, serial uint64) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return merge(defaults, n.Config, zones, peer, hub, serial)
+	c, err := merge(defaults, n.Config, zones, peer, hub, serial)
+	if err != nil {
+		return nil, err
+	}
+	// The rollout's choice for the node replaces any update section the
+	// defaults or the document carry.
+	u, ok, err := offer(tx, n.ID(), c)
+	if err != nil {
+		return nil, fmt.Errorf("rollout: %w", err)
+	}
+	if ok {
+		c.Update = u
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("rollout: %w", err)
+		}
+	}
+	return c, nil
 }
 
 // merge is Render without the store. A field the node document leaves at its

@@ -25,6 +25,8 @@ var (
 	ErrKeyInUse       = errors.New("public key belongs to another node")
 	ErrNotEmpty       = errors.New("store is not empty")
 	ErrNoActor        = errors.New("no actor given for the audit log")
+	ErrRolloutRunning = errors.New("a rollout is running")
+	ErrNoRollout      = errors.New("no rollout is running")
 )
 
 // Bucket names. meta holds the serial counter and the tunnel prefix.
@@ -41,9 +43,10 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketNodes, bucketDefaults, bucketZones,
 		bucketTokens, bucketPeers, bucketReleases, bucketAudit}
 
-	keySerial = []byte("serial")
-	keyPrefix = []byte("tunnel_prefix")
-	keyConfig = []byte("config")
+	keySerial  = []byte("serial")
+	keyPrefix  = []byte("tunnel_prefix")
+	keyConfig  = []byte("config")
+	keyRollout = []byte("rollout")
 )
 
 // DefaultLockTimeout bounds the wait for the file lock, so a second server
@@ -154,6 +157,34 @@ func (s *Store) update(c *change, fn func(tx *bolt.Tx) error) error {
 	return nil
 }
 
+// write runs fn in one write transaction. When fn returns a change, the
+// serial is bumped and the change's audit entry appended in that same
+// transaction, as update does. When it returns nil, fn's writes are stored
+// without either: bookkeeping that no node's config depends on, such as a
+// node's progress through a download, must not make every node refetch.
+func (s *Store) write(op string, fn func(tx *bolt.Tx) (*change, error)) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c, err := fn(tx)
+		if err != nil || c == nil {
+			return err
+		}
+		if c.actor == "" {
+			return ErrNoActor
+		}
+		if err := setSerial(tx, serial(tx)+1); err != nil {
+			return err
+		}
+		return appendAudit(tx, Entry{
+			Time: s.now().UTC(), Actor: c.actor, Action: c.action,
+			Subject: c.subject, Detail: c.detail,
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("fleet: %s: %w", op, err)
+	}
+	return nil
+}
+
 func put(b *bolt.Bucket, key string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -175,11 +206,18 @@ func list[T any](b *bolt.Bucket) ([]T, error) {
 	var out []T
 	err := b.ForEach(func(k, v []byte) error {
 		var x T
-		if err := json.Unmarshal(v, &x); err != nil {
-			return fmt.Errorf("decode %q: %w", k, err)
+		if err := decode(k, v, &x); err != nil {
+			return err
 		}
 		out = append(out, x)
 		return nil
 	})
 	return out, err
+}
+
+func decode(k, v []byte, x any) error {
+	if err := json.Unmarshal(v, x); err != nil {
+		return fmt.Errorf("decode %q: %w", k, err)
+	}
+	return nil
 }

@@ -183,6 +183,9 @@ func TestBrowser(t *testing.T) {
 			`<span class="st st-prog">in progress</span>`,
 			`Kingdom of Bahrain, Manama`,
 			`<b>3</b> nodes`,
+			`v0.9.3 rolled back: not ready within 300s`,
+			`v0.9.2 committed`,
+			`v0.9.3: halted by bah-1`,
 		} {
 			if !strings.Contains(dom, want) {
 				t.Errorf("DOM lacks %q", want)

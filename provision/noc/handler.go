@@ -99,6 +99,7 @@ type jsonPage struct {
 	Serial         uint64     `json:"serial"`
 	Zones          int        `json:"zones"`
 	Summary        Summary    `json:"summary"`
+	Rollout        *Rollout   `json:"rollout,omitempty"`
 	Nodes          []jsonNode `json:"nodes"`
 }
 
@@ -115,6 +116,7 @@ func newJSONPage(p Page) jsonPage {
 		Serial:         p.Serial,
 		Zones:          p.Zones,
 		Summary:        p.Summarize(),
+		Rollout:        p.Rollout,
 		Nodes:          make([]jsonNode, 0, len(p.Nodes)),
 	}
 	for _, n := range p.Nodes {

@@ -85,7 +85,9 @@ func TestHandlerJSON(t *testing.T) {
 				Serial         uint64    `json:"serial"`
 				Zones          int       `json:"zones"`
 				Summary        Summary   `json:"summary"`
+				Rollout        *Rollout  `json:"rollout"`
 				Nodes          []struct {
+					Update         *Update   `json:"update"`
 					ID             string    `json:"id"`
 					State          State     `json:"state"`
 					BGP4           BGP       `json:"bgp4"`
@@ -100,6 +102,12 @@ func TestHandlerJSON(t *testing.T) {
 			}
 			if got.Title != DefaultTitle || !got.Generated.Equal(genTime) || got.RefreshSeconds != 10 || got.Serial != 42 || got.Zones != 120 {
 				t.Errorf("page fields: %+v", got)
+			}
+			if got.Rollout == nil || got.Rollout.Phase != "halted" || got.Rollout.HaltNode != "bah-1" {
+				t.Errorf("rollout %+v", got.Rollout)
+			}
+			if u := got.Nodes[1].Update; u == nil || u.State != UpdateRolledBack || u.Reason != "not ready within 300s" {
+				t.Errorf("bah-1 update %+v", u)
 			}
 			if want := (Summary{Nodes: 3, Live: 1, Down: 1, InProgress: 1}); got.Summary != want {
 				t.Errorf("summary %+v, want %+v", got.Summary, want)

@@ -19,6 +19,8 @@ func fixturePage() Page {
 		Generated: genTime,
 		Serial:    42,
 		Zones:     120,
+		Rollout: &Rollout{Version: "v0.9.3", Phase: "halted", Targets: 2, Committed: 1,
+			HaltNode: "bah-1", HaltReason: "rolled_back: not ready within 300s"},
 		Nodes: []Node{
 			{
 				ID: "edi-1", FQDN: "edi-1.nodes.goleudy.net", Board: "apu2",
@@ -26,8 +28,9 @@ func fixturePage() Page {
 				BGP4:      BGP{State: "established", Peers: 2, Up: 2},
 				BGP6:      BGP{State: "established", Peers: 1, Up: 1},
 				InService: time.Date(2013, 10, 25, 0, 0, 0, 0, time.UTC),
-				Version:   "v0.9.2", Slot: "a", ConfigSerial: 42, WantSerial: 42,
+				Version:   "v0.9.2", Build: 7, Slot: "a", ConfigSerial: 42, WantSerial: 42,
 				LastHeartbeat: genTime.Add(-4 * time.Second),
+				Update:        &Update{Version: "v0.9.2", Build: 7, State: UpdateCommitted},
 			},
 			{
 				ID: "bah-1", FQDN: "bah-1.nodes.goleudy.net", Board: "rpi4",
@@ -37,6 +40,7 @@ func fixturePage() Page {
 				ZonesBehind: 2, ZoneLag: 40 * time.Second, ZonesMissing: 3,
 				LastHeartbeat: genTime.Add(-3 * time.Minute),
 				Note:          "host racking second uplink",
+				Update:        &Update{Version: "v0.9.3", Build: 8, State: UpdateRolledBack, Reason: "not ready within 300s"},
 			},
 			{
 				ID: "bel-1", FQDN: "bel-1.nodes.goleudy.net", Board: "apu2",

@@ -1,7 +1,10 @@
 // Package noc is the provisioning server's NOC status page: one server-side
 // rendered HTML page (and the same data as JSON) that says, per node, where
-// it is, whether it is live, how its BGP sessions to the host are, and
-// whether it runs the fleet's current config and zones.
+// it is, whether it is live, how its BGP sessions to the host are, whether
+// it runs the fleet's current config and zones, which firmware it runs and
+// how its last update went; and, for the fleet, how far the current
+// rollout got, so a halted rollout and its reason are the first thing the
+// operator sees.
 //
 // The server builds a Page from the fleet store (node documents) and the
 // heartbeats it holds, using Classify for each node's State, and hands a
@@ -50,7 +53,42 @@ type Node struct {
 	ZonesMissing int           `json:"zones_missing"`       // zones the hub has but the node does not report
 	// LastHeartbeat is zero when the node was never heard from.
 	LastHeartbeat time.Time `json:"last_heartbeat,omitzero"`
-	Note          string    `json:"note,omitempty"` // operator note, short
+	Note          string    `json:"note,omitempty"`   // operator note, short
+	Build         uint64    `json:"build,omitempty"`  // of the running firmware, 0 unknown
+	Update        *Update   `json:"update,omitempty"` // the node's last word on an update; nil: none
+}
+
+// Update is a node's latest report on one firmware update.
+type Update struct {
+	Version string `json:"version,omitempty"`
+	Build   uint64 `json:"build,omitempty"`
+	// State is one of the update agent's states: downloading, writing,
+	// trial, committed, rolled_back, refused, failed.
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	Done   int64  `json:"done,omitempty"` // bytes, while downloading or writing
+	Total  int64  `json:"total,omitempty"`
+}
+
+// Update states the page words specially.
+const (
+	UpdateDownloading = "downloading"
+	UpdateWriting     = "writing"
+	UpdateTrial       = "trial"
+	UpdateCommitted   = "committed"
+	UpdateRolledBack  = "rolled_back"
+	UpdateRefused     = "refused"
+	UpdateFailed      = "failed"
+)
+
+// Rollout is the fleet's current rollout, for the page's header.
+type Rollout struct {
+	Version    string `json:"version"`
+	Phase      string `json:"phase"` // canary, all, done, halted
+	Targets    int    `json:"targets"`
+	Committed  int    `json:"committed"`
+	HaltNode   string `json:"halt_node,omitempty"` // the node whose failure halted it; "" the operator
+	HaltReason string `json:"halt_reason,omitempty"`
 }
 
 // Page is everything the NOC page shows.
@@ -61,6 +99,7 @@ type Page struct {
 	Serial    uint64        // fleet config serial
 	Zones     int           // customer zones at the hub
 	Nodes     []Node        // any order; see sorted
+	Rollout   *Rollout      // nil: no rollout was started
 }
 
 // Summary counts nodes by state.

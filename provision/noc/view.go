@@ -29,7 +29,7 @@ type nodeView struct {
 	State                              State
 	StateClass                         string
 	BGP4, BGP6                         cell
-	Config, Zones, Firmware            cell
+	Config, Zones, Firmware, Update    cell
 	Heartbeat                          stamp
 	InService                          stamp
 	Note                               string
@@ -42,6 +42,7 @@ type pageView struct {
 	Serial         uint64
 	Zones          int
 	Summary        Summary
+	Rollout        *cell // nil: no rollout
 	Nodes          []nodeView
 }
 
@@ -52,6 +53,10 @@ func newPageView(p Page) pageView {
 		Serial:    p.Serial,
 		Zones:     p.Zones,
 		Summary:   p.Summarize(),
+	}
+	if p.Rollout != nil {
+		c := rolloutCell(*p.Rollout)
+		v.Rollout = &c
 	}
 	if p.Refresh > 0 {
 		v.RefreshSeconds = max(1, int(p.Refresh.Round(time.Second)/time.Second))
@@ -79,7 +84,8 @@ func newNodeView(n Node, now time.Time) nodeView {
 		BGP6:       bgpCell(n.BGP6, "IPv6"),
 		Config:     configCell(n.ConfigSerial, n.WantSerial),
 		Zones:      zonesCell(n.ZonesBehind, n.ZoneLag, n.ZonesMissing),
-		Firmware:   firmwareCell(n.Version, n.Slot, n.Board),
+		Firmware:   firmwareCell(n.Version, n.Build, n.Slot, n.Board),
+		Update:     updateCell(n.Update),
 		Heartbeat:  heartbeatStamp(n.LastHeartbeat, now),
 		InService:  inServiceStamp(n.InService),
 		Note:       n.Note,
@@ -151,16 +157,90 @@ func zonesCell(behind int, lag time.Duration, missing int) cell {
 	return c
 }
 
-func firmwareCell(version, slot, board string) cell {
+// firmwareCell reads "v0.9.2 #7 (a)": version, build, slot.
+func firmwareCell(version string, build uint64, slot, board string) cell {
 	c := cell{Text: version}
 	if version == "" {
 		c = cell{Text: "unknown", Class: "muted"}
 	}
+	var title []string
+	if board != "" {
+		title = append(title, "board "+board)
+	}
+	if build != 0 {
+		c.Text += " #" + strconv.FormatUint(build, 10)
+		title = append(title, "build "+strconv.FormatUint(build, 10))
+	}
 	if slot != "" {
 		c.Text += " (" + slot + ")"
+		title = append(title, "slot "+slot)
 	}
-	if board != "" {
-		c.Title = "board " + board
+	c.Title = strings.Join(title, ", ")
+	return c
+}
+
+// updateCell reads "v3 committed", "v3 rolled back: not ready in 300s",
+// "v3 downloading 40%", or nothing when the node never reported an
+// update. The page shows it under the firmware the node runs.
+func updateCell(u *Update) cell {
+	if u == nil {
+		return cell{}
+	}
+	what := u.Version
+	if what == "" {
+		what = "build " + strconv.FormatUint(u.Build, 10)
+	}
+	c := cell{Class: "warn"}
+	if u.Build != 0 {
+		c.Title = "build " + strconv.FormatUint(u.Build, 10)
+	}
+	word := strings.ReplaceAll(u.State, "_", " ")
+	switch u.State {
+	case UpdateCommitted:
+		c.Class = "ok"
+	case UpdateRolledBack, UpdateRefused:
+		c.Class = "bad"
+	case UpdateTrial:
+		word = "on trial"
+	case UpdateDownloading, UpdateWriting:
+		if u.Total > 0 {
+			word += fmt.Sprintf(" %d%%", min(100, u.Done*100/u.Total))
+		}
+	case UpdateFailed:
+		word = "failed, retrying"
+	}
+	c.Text = what + " " + word
+	if u.Reason != "" {
+		c.Text += ": " + u.Reason
+	}
+	return c
+}
+
+// rolloutCell reads "v3: canary phase, 1 of 4 committed", "v3: done, 4 of 4
+// committed", or "v3: halted by bah-1 (rolled back: not ready in 300s)".
+func rolloutCell(r Rollout) cell {
+	count := fmt.Sprintf("%d of %d committed", r.Committed, r.Targets)
+	c := cell{Title: "rollout of " + r.Version}
+	switch r.Phase {
+	case "canary":
+		c.Text, c.Class = r.Version+": canary phase, "+count, "warn"
+	case "all":
+		c.Text, c.Class = r.Version+": rolling out to all, "+count, "warn"
+	case "done":
+		c.Text, c.Class = r.Version+": done, "+count, "ok"
+	case "halted":
+		c.Class = "bad"
+		who := "the operator"
+		if r.HaltNode != "" {
+			who = r.HaltNode
+		}
+		c.Text = r.Version + ": halted by " + who
+		if r.HaltReason != "" {
+			c.Text += " (" + r.HaltReason + ")"
+		}
+		c.Text += ", " + count
+	default:
+		c.Text, c.Class = r.Version+": "+r.Phase+", "+count, "warn"
 	}
 	return c
 }

@@ -21,6 +21,7 @@ func (s *Server) NodeHandler() http.Handler {
 	mux.HandleFunc("GET /v1/config", s.node(s.config))
 	mux.HandleFunc("POST /v1/heartbeat", s.node(s.heartbeat))
 	mux.HandleFunc("GET /v1/update", s.node(s.update))
+	mux.HandleFunc("GET /v1/bundles/{board}/{build}", s.node(s.bundle))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such node call: %s %s", r.Method, r.URL.Path))
 	})
@@ -106,15 +107,18 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, p fleet.Peer)
 		s.log.Warn("heartbeat names another node; keyed on the tunnel address", "node", p.NodeID, "claimed", hb.NodeID)
 	}
 	hb.NodeID = p.NodeID
+	b := beat{hb: hb, at: s.o.Now()}
 	s.mu.Lock()
-	s.beats[p.NodeID] = beat{hb: hb, at: s.o.Now()}
+	s.beats[p.NodeID] = b
 	s.mu.Unlock()
+	s.reportUpdate(p.NodeID, b)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // update answers the release metadata for the node's board, newest build
 // last: what the update agent compares its own build with. The bundles
-// themselves are served by the update issue's work.
+// themselves are at /v1/bundles/BOARD/BUILD; which one a node should run
+// is its config's update section, the rollout's choice.
 func (s *Server) update(w http.ResponseWriter, r *http.Request, p fleet.Peer) {
 	c, err := s.store.Render(p.NodeID)
 	if err != nil {
@@ -128,7 +132,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, p fleet.Peer) {
 	}
 	out := api.Update{Board: c.Node.Board, Releases: []api.Release{}}
 	for _, rel := range rs {
-		out.Releases = append(out.Releases, api.Release{Version: rel.Version, Build: rel.Build, SHA256: rel.SHA256})
+		out.Releases = append(out.Releases, releaseInfo(rel))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

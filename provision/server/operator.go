@@ -41,6 +41,11 @@ func (s *Server) OperatorHandler() http.Handler {
 	handle("GET /v1/keys", s.keys)
 	handle("GET /v1/status", s.statusJSON)
 	handle("GET /v1/audit", s.audit)
+	handle("POST /v1/releases", s.publish)
+	handle("GET /v1/releases", s.listReleases)
+	handle("POST /v1/rollout", s.startRollout)
+	handle("GET /v1/rollout", s.getRollout)
+	handle("POST /v1/rollout/halt", s.haltRollout)
 	mux.Handle("GET /{$}", s.nocHandler())
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
@@ -84,7 +89,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, fleet.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, fleet.ErrExists), errors.Is(err, fleet.ErrKeyInUse), errors.Is(err, fleet.ErrPrefixInUse):
+	case errors.Is(err, fleet.ErrExists), errors.Is(err, fleet.ErrKeyInUse), errors.Is(err, fleet.ErrPrefixInUse),
+		errors.Is(err, fleet.ErrBuildOrder), errors.Is(err, fleet.ErrRolloutRunning), errors.Is(err, fleet.ErrNoRollout):
 		return http.StatusConflict
 	case errors.Is(err, fleet.ErrTokenUnknown), errors.Is(err, fleet.ErrTokenUsed),
 		errors.Is(err, fleet.ErrTokenExpired), errors.Is(err, fleet.ErrTokenOtherNode):
@@ -237,6 +243,9 @@ func (s *Server) issueToken(actor, id string) (api.NewNode, error) {
 	}
 	for _, k := range s.configKeys {
 		seed.Trust = append(seed.Trust, base64.StdEncoding.EncodeToString(k.Public().(ed25519.PublicKey)))
+	}
+	for _, k := range s.releaseKeys {
+		seed.ReleaseTrust = append(seed.ReleaseTrust, base64.StdEncoding.EncodeToString(k))
 	}
 	return api.NewNode{Node: info, Token: tok, Expires: expires, Seed: seed}, nil
 }
@@ -411,6 +420,9 @@ func (s *Server) Keys() api.Keys {
 	for _, c := range s.configKeys {
 		pub := c.Public().(ed25519.PublicKey)
 		k.Trust = append(k.Trust, api.TrustKey{ID: envelope.KeyID(pub), Key: base64.StdEncoding.EncodeToString(pub)})
+	}
+	for _, pub := range s.releaseKeys {
+		k.ReleaseTrust = append(k.ReleaseTrust, api.TrustKey{ID: envelope.KeyID(pub), Key: base64.StdEncoding.EncodeToString(pub)})
 	}
 	return k
 }

@@ -16,6 +16,11 @@
 //   - the zone hub: the DNS service as secondary for every customer zone,
 //     serving nodes by AXFR/IXFR with NOTIFY, and publishing a catalog
 //     zone that lists them;
+//   - releases: signed update bundles the operator publishes, checked
+//     against the release keys and stored per board and build, which
+//     nodes download over the tunnel (resumably); and rollouts, which
+//     offer a version to canary nodes first, then to the rest, and halt
+//     on the first failed update a node reports in its heartbeat;
 //   - the NOC page.
 //
 // # Data directory
@@ -26,6 +31,8 @@
 //	config.key/.pub the fleet config key, unless --config-key names others
 //	wireguard.key   the tunnel's private key (0600)
 //	hub/            the hub's transferred zones
+//	releases/       published bundles, releases/BOARD/BUILD.bundle, each
+//	                exactly as uploaded (header and image)
 package server
 
 import (
@@ -76,6 +83,7 @@ const (
 	ConfigKey     = "config"
 	WireGuardKey  = "wireguard.key"
 	HubDir        = "hub"
+	ReleasesDir   = "releases"
 )
 
 // Options configure a Server.
@@ -107,7 +115,11 @@ type Options struct {
 	// ConfigKeys are private key files that sign node configs; default
 	// DataDir/config.key, created when missing.
 	ConfigKeys []string
-	Log        *slog.Logger
+	// ReleaseTrust are public key files whose signature on a bundle's
+	// manifest the server accepts at publish; seeds carry them, so nodes
+	// accept the same. None: publishing is refused.
+	ReleaseTrust []string
+	Log          *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -123,6 +135,10 @@ type Server struct {
 	wgKey      tunnel.Key
 	prefix     netip.Prefix
 	endpoint   string
+
+	releaseKeys  []ed25519.PublicKey
+	releaseTrust *envelope.TrustSet // nil without release keys
+	publishMu    sync.Mutex         // one publish at a time: a build's file and record go together
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every fleet change
@@ -194,6 +210,18 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("server: config key: %w", err)
 		}
 		s.configKeys = append(s.configKeys, k)
+	}
+	for _, f := range o.ReleaseTrust {
+		k, err := envelope.LoadPublicKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("server: release trust: %w", err)
+		}
+		s.releaseKeys = append(s.releaseKeys, k)
+	}
+	if len(s.releaseKeys) > 0 {
+		if s.releaseTrust, err = envelope.NewTrustSet(s.releaseKeys...); err != nil {
+			return nil, fmt.Errorf("server: release trust: %w", err)
+		}
 	}
 	if s.wgKey, err = tunnel.LoadOrCreateKey(filepath.Join(o.DataDir, WireGuardKey)); err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -34,14 +34,18 @@ type apiLab struct {
 	client *api.Client
 }
 
-func newLab(t *testing.T) *apiLab {
+func newLab(t testing.TB, opts ...func(*Options)) *apiLab {
 	t.Helper()
-	s, err := New(Options{
+	o := Options{
 		DataDir:      t.TempDir(),
 		NoTunnel:     true,
 		EnrollURL:    "http://192.0.2.1:8080/v1/enroll",
 		TunnelPrefix: netip.MustParsePrefix("127.0.0.0/24"),
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +415,7 @@ func TestConfigLongPollAndHeartbeat(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("heartbeat: %d", resp.StatusCode)
 	}
-	if err := l.s.store.AddRelease("test", fleet.Release{Board: "rpi", Version: "v1.0.0", Build: 7, Bundle: "rpi-7.bundle", SHA256: strings.Repeat("ab", 32)}); err != nil {
+	if err := l.s.store.AddRelease("test", fleet.Release{Board: "rpi", Version: "v1.0.0", Build: 7, Bundle: "rpi-7.bundle", SHA256: strings.Repeat("ab", 32), Size: 4096}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = node.Get(l.node.URL + "/v1/update")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -19,6 +20,8 @@ type fleetView struct {
 	beats  map[string]beat
 	hub    map[string]uint32 // zone → serial at the hub
 	zones  []string          // customer zones, lowercased
+	// rollout is the current rollout, nil if none was started.
+	rollout *fleet.Rollout
 }
 
 func (s *Server) view() (fleetView, error) {
@@ -44,6 +47,11 @@ func (s *Server) view() (fleetView, error) {
 	}
 	for _, z := range zs {
 		v.zones = append(v.zones, strings.ToLower(z.Name))
+	}
+	if r, err := s.store.Rollout(); err == nil {
+		v.rollout = &r
+	} else if !errors.Is(err, fleet.ErrNotFound) {
+		return v, err
 	}
 	v.hub = map[string]uint32{}
 	if s.hub != nil {
@@ -135,6 +143,15 @@ func (s *Server) nocPage(context.Context) (noc.Page, error) {
 		return noc.Page{}, err
 	}
 	p := noc.Page{Generated: s.o.Now(), Serial: v.serial, Zones: len(v.zones)}
+	if r := v.rollout; r != nil {
+		p.Rollout = &noc.Rollout{Version: r.Version, Phase: r.Phase, Targets: len(r.Targets), Committed: r.Committed()}
+		if h := r.Halt; h != nil {
+			p.Rollout.HaltNode, p.Rollout.HaltReason = h.Node, h.Reason
+			if h.State != "" {
+				p.Rollout.HaltReason = strings.ReplaceAll(h.State, "_", " ") + ": " + h.Reason
+			}
+		}
+	}
 	for _, n := range v.nodes {
 		c := n.Config.Node
 		row := noc.Node{
@@ -150,9 +167,10 @@ func (s *Server) nocPage(context.Context) (noc.Page, error) {
 		if b, ok := v.beats[n.ID()]; ok {
 			hb = &b.hb
 			row.LastHeartbeat = b.at
-			row.Version, row.Slot, row.ConfigSerial = hb.Version, hb.Slot, hb.ConfigSerial
+			row.Version, row.Build, row.Slot, row.ConfigSerial = hb.Version, hb.Build, hb.Slot, hb.ConfigSerial
 			row.BGP4, row.BGP6 = bgpSummary(hb.BGP, "ipv4"), bgpSummary(hb.BGP, "ipv6")
 		}
+		row.Update = v.updateOf(n.ID(), hb)
 		row.ZonesBehind, row.ZonesMissing = v.zoneLag(hb)
 		p.Nodes = append(p.Nodes, row)
 	}
@@ -192,4 +210,23 @@ func bgpSummary(sessions []api.BGPSession, family string) noc.BGP {
 		b.State = "down"
 	}
 	return b
+}
+
+// updateOf is a node's last word on an update: its heartbeat's, or, when
+// the server has not heard from it since it started, what the rollout
+// recorded.
+func (v fleetView) updateOf(id string, hb *api.Heartbeat) *noc.Update {
+	if hb != nil && hb.Update != nil {
+		u := hb.Update
+		return &noc.Update{Version: u.Version, Build: u.Build, State: u.State, Reason: u.Reason, Done: u.Done, Total: u.Total}
+	}
+	if v.rollout == nil {
+		return nil
+	}
+	for _, t := range v.rollout.Targets {
+		if t.Node == id && t.State != "" {
+			return &noc.Update{Version: v.rollout.Version, Build: t.Build, State: t.State, Reason: t.Reason}
+		}
+	}
+	return nil
 }

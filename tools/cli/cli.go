@@ -1,6 +1,7 @@
 // Package cli is the operator's `goleudy` command: keys, signing,
 // verification and config checks, the fleet (nodes, zones, rendered
-// configs), the provisioning server (serve), and later the image builder.
+// configs), releases and rollouts, the provisioning server (serve), and
+// the image builder.
 // It is a type that tests drive in-process; main only parses the process's
 // arguments and maps the error to an exit code.
 //
@@ -92,7 +93,12 @@ func init() {
 		{"image fetch", "fetch the pinned Debian packages of every board (or --board B ...) into the package cache", imageFetch},
 		{"image build", "build a flashable node image: --board B (--seed F | --node ID --server URL | --demo DIR) [--out F] [--bundle F --release-key K]", imageBuild},
 		{"flash", "write a node image to a card and read it back: IMG DEVICE (refuses mounted and system disks)", flashCmd},
-		{"serve", "run the provisioning server: --data DIR --api-listen A --enroll-listen A [--tunnel-prefix P] ...", serve},
+		{"release publish", "upload a signed update bundle to the server: BUNDLE (--server)", releasePublish},
+		{"release list", "list the published releases: board, version, build, image hash (--server)", releaseList},
+		{"rollout start", "roll a version out, canaries first: VERSION [--canary N] [--force] (--server)", rolloutStart},
+		{"rollout status", "show the rollout's phase and every node's update state (--server)", rolloutStatus},
+		{"rollout halt", "stop offering the rollout's release to nodes that have not committed it: [--reason R] (--server)", rolloutHalt},
+		{"serve", "run the provisioning server: --data DIR --api-listen A --enroll-listen A [--tunnel-prefix P] [--release-trust K.pub] ...", serve},
 		{"help", "show this help", help},
 	}
 }
@@ -120,7 +126,7 @@ func (c *Context) usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: goleudy COMMAND [flags]")
 	fmt.Fprintln(w)
 	for _, cmd := range commands {
-		fmt.Fprintf(w, "  %-14s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-15s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit status: 0 success, 1 refused or invalid, 2 usage error.")

@@ -136,6 +136,9 @@ func fleetKeys(ctx context.Context, c *Context, args []string) error {
 	for _, t := range k.Trust {
 		fmt.Fprintf(tw, "config key %s\t%s\n", t.ID[:16], t.Key)
 	}
+	for _, t := range k.ReleaseTrust {
+		fmt.Fprintf(tw, "release key %s\t%s\n", t.ID[:16], t.Key)
+	}
 	return tw.Flush()
 }
 
@@ -163,6 +166,9 @@ func fleetStatus(ctx context.Context, c *Context, args []string) error {
 		version, serial, last := "-", "-", "never"
 		if hb := n.Heartbeat; hb != nil {
 			version, serial, last = dash(hb.Version), fmt.Sprint(hb.ConfigSerial), hb.Time.Format("2006-01-02T15:04:05Z")
+			if hb.Build != 0 {
+				version += fmt.Sprintf(" #%d", hb.Build)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.State, dash(n.TunnelAddress), version, serial, n.ZonesBehind, n.ZonesMissing, last)
 	}

@@ -24,9 +24,10 @@ func serve(ctx context.Context, c *Context, args []string) error {
 	fs.IntVar(&o.TunnelPort, "tunnel-port", server.DefaultTunnelPort, "WireGuard UDP port")
 	fs.StringVar(&o.TunnelEndpoint, "tunnel-endpoint", "", "HOST:PORT nodes dial for the tunnel (default: the enroll URL's host)")
 	fs.StringVar(&o.Interface, "interface", server.DefaultInterface, "tunnel interface name")
-	var hub, keys listFlag
+	var hub, keys, releaseTrust listFlag
 	fs.Var(&hub, "hub-listen", "another address the zone hub answers DNS on, e.g. for customer NOTIFY (repeatable)")
 	fs.Var(&keys, "config-key", "private key that signs node configs (repeatable; default DATA/config.key, created when missing)")
+	fs.Var(&releaseTrust, "release-trust", "public key whose signature on update bundles the server and nodes accept (repeatable; none: no releases)")
 	level := slog.LevelInfo
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	if err := parse(fs, args, 0); err != nil {
@@ -39,7 +40,7 @@ func serve(ctx context.Context, c *Context, args []string) error {
 		}
 		o.TunnelPrefix = p
 	}
-	o.HubListen, o.ConfigKeys = hub, keys
+	o.HubListen, o.ConfigKeys, o.ReleaseTrust = hub, keys, releaseTrust
 	o.Log = slog.New(slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
 	s, err := server.New(o)
 	if err != nil {
