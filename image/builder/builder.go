@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -49,7 +50,10 @@ import (
 const (
 	BootSize = 64 << 20
 	SlotSize = 160 << 20
-	DataSize = 64 << 20
+	// DataSize holds the zones and, during an update, the staged bundle
+	// (services/update): a slot's used part is up to ~45 MiB (rpi64's
+	// kernel is 31 MiB) and must fit beside the zones.
+	DataSize = 256 << 20
 	BIOSSize = 1 << 20
 )
 
@@ -313,7 +317,7 @@ func (o *Options) initramfs(kernel *debs.Tree, pkgs map[string]*debs.Tree, node 
 			return nil, 0, 0, err
 		}
 	}
-	bj, err := BoardJSON(b, o.Emulated)
+	bj, err := BoardJSON(b, o.Emulated, o.Version, o.Build)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -623,6 +627,31 @@ func (o *Options) layout(boot *fat.Builder, slots map[grub.Slot]*fat.Builder, bi
 }
 
 // writeBundle writes slot A's filesystem as the signed update bundle.
+// The bundle's image is the slot volume up to its last used MiB: the
+// builder lays files out from the start, and the free clusters after them
+// may hold anything (the FAT says they are free), so a node need not
+// download or write them. A slot of kernel and initramfs is a few tens of
+// MiB of its SlotSize.
+const bundleAlign = 1 << 20
+
+// usedSize is size cut after the last bundleAlign block of r that is not
+// all zeros.
+func usedSize(r io.ReaderAt, size int64) (int64, error) {
+	buf, zero := make([]byte, bundleAlign), make([]byte, bundleAlign)
+	for end := size; end > 0; {
+		start := max(0, end-bundleAlign)
+		n := end - start
+		if _, err := r.ReadAt(buf[:n], start); err != nil {
+			return 0, fmt.Errorf("finding the used size: %w", err)
+		}
+		if !bytes.Equal(buf[:n], zero[:n]) {
+			return end, nil
+		}
+		end = start
+	}
+	return 0, errors.New("the slot volume is all zeros")
+}
+
 func (o *Options) writeBundle(slot *fat.Builder) error {
 	img := filepath.Join(o.WorkDir, "slot.img")
 	f, err := os.Create(img)
@@ -640,8 +669,14 @@ func (o *Options) writeBundle(slot *fat.Builder) error {
 	if err != nil {
 		return err
 	}
+	used, err := usedSize(f, SlotSize)
+	if err != nil {
+		out.Close()
+		os.Remove(out.Name())
+		return fmt.Errorf("builder: bundle: %w", err)
+	}
 	m := bundle.Manifest{Board: o.Board.Name, Version: o.Version, Build: o.Build, Created: o.Epoch.UTC()}
-	if _, err := bundle.Write(out, m, f, SlotSize, o.ReleaseKeys...); err != nil {
+	if _, err := bundle.Write(out, m, f, used, o.ReleaseKeys...); err != nil {
 		out.Close()
 		os.Remove(out.Name())
 		return err

@@ -51,8 +51,9 @@ func rootModules(b boards.Board, emulated bool) []string {
 
 // BoardJSON is /etc/goleudy/board.json for b: what the node reads at boot
 // (see init/node.Board). Under emulation the port matches are the
-// emulated NICs'.
-func BoardJSON(b boards.Board, emulated bool) ([]byte, error) {
+// emulated NICs'. Version and Build are the release the slot holds, which
+// the update agent compares offered bundles with.
+func BoardJSON(b boards.Board, emulated bool, version string, build uint64) ([]byte, error) {
 	ports := b.Ports
 	if emulated {
 		ports = b.EmulatedPorts()
@@ -62,7 +63,9 @@ func BoardJSON(b boards.Board, emulated bool) ([]byte, error) {
 		Modules []string `json:"modules,omitempty"`
 		OOB     string   `json:"oob,omitempty"`
 		IX      string   `json:"ix,omitempty"`
-	}{b.Name, rootModules(b, emulated), ports.OOB, ports.IX}, "", "  ")
+		Version string   `json:"version,omitempty"`
+		Build   uint64   `json:"build,omitempty"`
+	}{b.Name, rootModules(b, emulated), ports.OOB, ports.IX, version, build}, "", "  ")
 }
 
 // ModuleRoot finds the Go module's root above dir.

@@ -209,3 +209,31 @@ func (d Disks) Wait(ctx context.Context, clk clock.Clock, label string, wait tim
 		}
 	}
 }
+
+// Sibling is partition n of the disk that holds the partition part (its
+// kernel name, such as vda1 or mmcblk0p1, or its device path). The
+// update agent finds the slots this way, by their number beside the boot
+// partition: a label can be wrong on a slot that was being written.
+func (d Disks) Sibling(part string, n int) (BlockDevice, error) {
+	name := filepath.Base(part)
+	dir := filepath.Join(d.sys(), "class", "block")
+	text, err := os.ReadFile(filepath.Join(dir, name, "uevent"))
+	if err != nil {
+		return BlockDevice{}, fmt.Errorf("boot: partition %d beside %s: %w", n, name, err)
+	}
+	num := ParseUevent(string(text))["PARTN"]
+	prefix, ok := strings.CutSuffix(name, num)
+	if num == "" || !ok || prefix == "" {
+		return BlockDevice{}, fmt.Errorf("boot: partition %d beside %s: %s is not a numbered partition", n, name, name)
+	}
+	sib := prefix + strconv.Itoa(n)
+	b, ok := d.device(filepath.Join(dir, sib), sib)
+	if !ok {
+		return BlockDevice{}, fmt.Errorf("boot: partition %d beside %s: %w %s", n, name, ErrNoDevice, sib)
+	}
+	text, _ = os.ReadFile(filepath.Join(dir, sib, "uevent"))
+	if got := ParseUevent(string(text))["PARTN"]; got != strconv.Itoa(n) || !b.Partition {
+		return BlockDevice{}, fmt.Errorf("boot: partition %d beside %s: %s is partition %q", n, name, sib, got)
+	}
+	return b, nil
+}

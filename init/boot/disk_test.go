@@ -282,3 +282,23 @@ func TestFSLabelMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestDisksSibling finds the slots beside the boot partition by number.
+func TestDisksSibling(t *testing.T) {
+	image, parts := nodeImage(t)
+	sys := newFakeSys(t, "mmcblk0p")
+	sys.addImage(t, image, parts, extract(t, image))
+	b, err := sys.Sibling("/dev/mmcblk0p1", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name != "mmcblk0p2" || !b.Partition || b.Size == 0 {
+		t.Errorf("sibling 2 of mmcblk0p1: %+v", b)
+	}
+	if _, err := sys.Sibling("mmcblk0p1", 9); err == nil || !strings.Contains(err.Error(), "partition 9 beside mmcblk0p1") {
+		t.Errorf("no partition 9: %v", err)
+	}
+	if _, err := sys.Sibling("mmcblk0p", 2); err == nil || !strings.Contains(err.Error(), "not a numbered partition") {
+		t.Errorf("a whole disk: %v", err)
+	}
+}

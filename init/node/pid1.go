@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/goleudy/goleudy/init/boot"
+	"github.com/goleudy/goleudy/services/update"
 )
 
 // BoardFile is where the image builder leaves the board's facts in the
@@ -25,6 +26,9 @@ type Board struct {
 	Modules []string `json:"modules,omitempty"`
 	OOB     string   `json:"oob,omitempty"` // port match for the OOB role
 	IX      string   `json:"ix,omitempty"`  // port match for the IX role
+	// Version and Build are the release this initramfs belongs to.
+	Version string `json:"version,omitempty"`
+	Build   uint64 `json:"build,omitempty"`
 }
 
 // FatalDelay is how long a node that cannot go on waits before it
@@ -33,9 +37,10 @@ const FatalDelay = 30 * time.Second
 
 // pid1 is what boot left for a node that is the machine's init.
 type pid1 struct {
-	sys   *boot.System
-	board string
-	slot  string // A or B: goleudy.slot= on the kernel command line
+	sys     *boot.System
+	board   string
+	release update.Release // from board.json
+	slot    string         // A or B: goleudy.slot= on the kernel command line
 }
 
 // SlotParam is the kernel command-line parameter the bootloader sets to
@@ -91,7 +96,8 @@ func runPID1(ctx context.Context, version string, stderr io.Writer) error {
 	// Only a debug image has the shell; it lives as long as PID 1 does.
 	go boot.RunShell(ctx, boot.ShellOptions{Reaper: sys.Reaper, Log: log.With("part", "shell")})
 	cmdline, _ := os.ReadFile("/proc/cmdline")
-	n.pid1 = &pid1{sys: sys, board: board.Name, slot: slotFrom(string(cmdline))}
+	n.pid1 = &pid1{sys: sys, board: board.Name, slot: slotFrom(string(cmdline)),
+		release: update.Release{Version: board.Version, Build: board.Build}}
 	log.Info("booted", "board", board.Name, "slot", n.pid1.slot, "data", sys.DataDir(), "seed", sys.Seed())
 	n.o.State, n.o.Seed, n.o.OOB, n.o.IX = sys.DataDir(), sys.Seed(), board.OOB, board.IX
 	if n.o.Seed == "" {

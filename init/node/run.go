@@ -23,6 +23,7 @@ import (
 	"github.com/goleudy/goleudy/services/supervisor"
 	"github.com/goleudy/goleudy/services/timesync"
 	"github.com/goleudy/goleudy/services/tunnel"
+	"github.com/goleudy/goleudy/services/update"
 )
 
 // node is one run of goleudy-node: the pieces run wires together.
@@ -34,13 +35,14 @@ type node struct {
 	pid1    *pid1 // nil unless the node is the machine's init
 	started time.Time
 
-	seed  api.Seed
-	store *configstore.Store
-	live  *live
-	net   *netconf.Manager
-	clock *timesync.Service
-	agent *mgmt.Agent
-	stop  context.CancelFunc // ends the run: SIGTERM, or reboot outside PID 1
+	seed   api.Seed
+	store  *configstore.Store
+	live   *live
+	net    *netconf.Manager
+	clock  *timesync.Service
+	agent  *mgmt.Agent
+	update *update.Agent      // PID 1 with a seed only
+	stop   context.CancelFunc // ends the run: SIGTERM, or reboot outside PID 1
 }
 
 func run(ctx context.Context, version string, args []string, stderr io.Writer) error {
@@ -150,6 +152,7 @@ func (n *node) run(ctx context.Context) error {
 		stopReload := reloadOnHangup(ctx, n.store, n.o.Config, n.live, log)
 		defer stopReload()
 	}
+	n.watchTrial(ctx)
 	readyCtx, stopReady := context.WithCancel(ctx)
 	wg.Go(func() { r.wait(readyCtx) })
 	err = sup.Run(ctx)
@@ -248,7 +251,17 @@ func (n *node) baseServices(cfg *config.Config) ([]supervisor.Service, error) {
 	if cfg != nil {
 		n.agent.Apply(cfg.Management)
 	}
-	return append(out, n.agent), nil
+	out = append(out, n.agent)
+	if n.pid1 != nil && n.pid1.sys.Boot.Dir != "" {
+		// A node that cannot update still serves: the error is logged,
+		// and the heartbeat says nothing of updates.
+		if n.update, err = n.updater(cfg); err != nil {
+			log.Error("no updates on this node", "err", err)
+		} else {
+			out = append(out, n.update)
+		}
+	}
+	return out, nil
 }
 
 // tpm is where the identity looks for a TPM: probed on the appliance,
@@ -301,11 +314,14 @@ func (n *node) networkChanged(st netconf.Status) {
 	}
 }
 
-// netHeartbeat adds the slot, the OOB addresses and the clock to a
-// heartbeat.
+// netHeartbeat adds the slot, the release, the update's progress, the
+// OOB addresses and the clock to a heartbeat.
 func (n *node) netHeartbeat(hb *api.Heartbeat) {
 	if n.pid1 != nil {
-		hb.Slot = n.pid1.slot
+		hb.Slot, hb.Build = n.pid1.slot, n.pid1.release.Build
+	}
+	if n.update != nil {
+		hb.Update = n.update.Report()
 	}
 	if n.net != nil {
 		for _, a := range n.net.Status().OOB.Addresses {

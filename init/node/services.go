@@ -100,6 +100,9 @@ func (n *node) commit(log *slog.Logger) {
 	if out.RolledBack {
 		log.Warn("booted the other slot: the trial of the new one failed", "slot", out.Slot, "state", out.State)
 	}
+	if n.update != nil {
+		n.update.Booted(out)
+	}
 	log.Info("slot good", "slot", out.Slot, "state", out.State, "changed", out.Changed)
 }
 

@@ -310,7 +310,18 @@ func (a *Agent) step(ctx context.Context) error {
 // install downloads (or resumes), writes, switches and reboots.
 func (a *Agent) install(ctx context.Context, u config.Update) error {
 	staged := filepath.Join(a.o.Dir, StagedFile)
-	h, err := fetchHeader(ctx, a.o.Client, u.URL)
+	a.mu.Lock()
+	phase := a.rec.Phase
+	a.mu.Unlock()
+	var h bundle.Header
+	var err error
+	if phase == phaseDownloading {
+		h, err = fetchHeader(ctx, a.o.Client, u.URL)
+	} else if h, err = stagedHeader(staged); err != nil {
+		// Whatever happened to the staged bundle, stage() finds
+		// out; the header comes from the server meanwhile.
+		h, err = fetchHeader(ctx, a.o.Client, u.URL)
+	}
 	if err == nil {
 		var m bundle.Manifest
 		if m, err = checkManifest(h, u, a.o.Board, a.o.Running.Build, a.o.Trust); err == nil {
@@ -386,6 +397,7 @@ func (a *Agent) writeAndSwitch(ctx context.Context, staged string, h bundle.Head
 		return err
 	}
 	a.report(api.UpdateWriting, "", 0, m.Size)
+	a.o.Log.Info("writing slot", "slot", slot, "device", dev.String(), "version", m.Version, "build", m.Build, "bytes", m.Size)
 	start := a.o.Clock.Now()
 	if err := writeSlot(staged, h, m, dev, slot, func(done, total int64) {
 		a.report(api.UpdateWriting, "", done, total)
@@ -421,5 +433,11 @@ func (a *Agent) writeAndSwitch(ctx context.Context, staged string, h bundle.Head
 	if err := a.o.Reboot(); err != nil {
 		return fmt.Errorf("reboot: %w", err)
 	}
+	return nil
+}
+
+// Apply takes a new config: the release it names is the one wanted.
+func (a *Agent) Apply(cfg *config.Config) error {
+	a.Want(cfg.Update)
 	return nil
 }

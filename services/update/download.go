@@ -158,7 +158,7 @@ func rangeStart(v string) (int64, bool) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(a, 10, 64)
-	return n, err == nil
+	return n, err == nil && n >= 0
 }
 
 // progressWriter reports every progressStep bytes written.

@@ -89,3 +89,14 @@ func checkStaged(staged string, h bundle.Header, m bundle.Manifest) error {
 	}
 	return nil
 }
+
+// stagedHeader reads the header of the staged bundle, so that an update
+// cut short after its download resumes without the server.
+func stagedHeader(staged string) (bundle.Header, error) {
+	f, err := os.Open(staged)
+	if err != nil {
+		return bundle.Header{}, err
+	}
+	defer f.Close()
+	return bundle.ReadHeader(f)
+}

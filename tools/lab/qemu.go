@@ -93,7 +93,11 @@ type QEMU struct {
 	Disk     string // raw disk image; on DiskSD padded to a power of two in a copy (see VM.Disk)
 	DiskBus  string // DiskVirtio, DiskIDE, DiskAHCI, DiskNVMe, DiskSD; "" is sd on raspi, virtio elsewhere
 	Snapshot bool   // -snapshot: the guest's writes go to a temporary overlay, not Disk
-	NoReboot bool   // -no-reboot: a guest reboot ends QEMU, so VM.Wait sees it
+	// DiskWriteBPS throttles the guest's writes to Disk to so many bytes a
+	// second (0: no limit), so a test can cut the power in the middle of
+	// a write it sees start.
+	DiskWriteBPS int64
+	NoReboot     bool // -no-reboot: a guest reboot ends QEMU, so VM.Wait sees it
 
 	NICs []NIC
 
@@ -318,7 +322,7 @@ func (q *QEMU) args(vars, disk string) []string {
 		}
 	}
 	if disk != "" {
-		a = append(a, diskArgs(q.diskBus(), disk)...)
+		a = append(a, diskArgs(q.diskBus(), disk, q.DiskWriteBPS)...)
 	}
 	if q.Snapshot {
 		a = append(a, "-snapshot")
@@ -340,9 +344,12 @@ func (q *QEMU) appendLine() string {
 	return q.Append
 }
 
-func diskArgs(bus, path string) []string {
+func diskArgs(bus, path string, writeBPS int64) []string {
 	// A comma in a path would end QEMU's option value; doubling escapes it.
 	file := "file=" + strings.ReplaceAll(path, ",", ",,") + ",format=raw"
+	if writeBPS > 0 {
+		file += ",throttling.bps-write=" + strconv.FormatInt(writeBPS, 10)
+	}
 	switch bus {
 	case DiskAHCI:
 		return []string{"-device", "ahci,id=ahci", "-drive", file + ",if=none,id=disk",

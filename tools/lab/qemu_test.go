@@ -48,9 +48,9 @@ func TestQEMUArgs(t *testing.T) {
 		},
 		{
 			name: "fitpc2i",
-			q: QEMU{Arch: "i386", Machine: "pc", CPU: "n270", Disk: "d.img", DiskBus: DiskIDE,
+			q: QEMU{Arch: "i386", Machine: "pc", CPU: "n270", Disk: "d.img", DiskBus: DiskIDE, DiskWriteBPS: 1 << 20,
 				NICs: []NIC{{Model: "rtl8139", Netns: ns}, {Model: "rtl8139", Netns: ns, MAC: "02:00:00:00:00:09"}}},
-			want: []string{"-cpu n270", "-drive file=d.img,format=raw,if=ide",
+			want: []string{"-cpu n270", "-drive file=d.img,format=raw,throttling.bps-write=1048576,if=ide",
 				"-netdev tap,id=nic0,fd=3", "-netdev tap,id=nic1,fd=4", "-device rtl8139,netdev=nic1,mac=02:00:00:00:00:09"},
 		},
 		{
