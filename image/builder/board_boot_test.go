@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"github.com/goleudy/goleudy/image/rpiboot"
 	"github.com/goleudy/goleudy/image/ubootenv"
 	"github.com/goleudy/goleudy/provision/api"
+	"github.com/goleudy/goleudy/provision/envelope"
 	"github.com/goleudy/goleudy/tools/lab"
 )
 
@@ -78,6 +80,14 @@ type bootLab struct {
 	r    Report
 	site *lab.Netns // the IX site
 	bird *lab.BIRD  // the IX router, AS 64500
+
+	// The fleet: `goleudy serve`'s data directory and operator API, the
+	// release key serve and the node trust, and the module to build
+	// releases from. The image is release v1, build 1; r.Bundle is its
+	// bundle.
+	data, root string
+	cl         *api.Client
+	releaseKey ed25519.PrivateKey
 }
 
 // bootBoard builds a real image for the board name and hands it to boot,
@@ -118,7 +128,16 @@ www IN A 192.0.2.80
 `, bootZone, bootSerial)}}})
 
 	data, dir := t.TempDir(), t.TempDir()
-	srv := lab.StartProc(t, "serve", exec.Command(serve, "serve", "--data", data,
+	keys := filepath.Join(t.TempDir(), "release")
+	if _, err := envelope.NewKeyPair(keys); err != nil {
+		t.Fatal(err)
+	}
+	key, err := envelope.LoadPrivateKey(keys + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.data, l.releaseKey = data, key
+	srv := lab.StartProc(t, "serve", exec.Command(serve, "serve", "--data", data, "--release-trust", keys+".pub",
 		"--api-listen", "127.0.0.1:8000", "--enroll-listen", "127.0.0.1:8080",
 		"--enroll-url", "http://10.0.2.2:8080/v1/enroll", "--tunnel-endpoint", "10.0.2.2:51820",
 		"--tunnel-prefix", "10.53.0.0/24"))
@@ -129,6 +148,7 @@ www IN A 192.0.2.80
 		t.Fatal(err)
 	}
 	cl := &api.Client{Base: "http://127.0.0.1:8000", Token: strings.TrimSpace(string(tok)), Actor: "boot-test"}
+	l.cl = cl
 	if err := cl.AddZone(ctx, api.Zone{Name: bootZone, Primaries: []string{nsd.Addr}}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +170,10 @@ www IN A 192.0.2.80
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.r, err = Build(ctx, Options{Board: b, Seed: seed, Version: "test", Epoch: time.Unix(1763683200, 0),
+	l.root = root
+	l.r, err = Build(ctx, Options{Board: b, Seed: seed, Version: "v1", Build: 1, Epoch: time.Unix(1763683200, 0),
 		Out: filepath.Join(dir, b.Name+".img"), Fetcher: boardFetcher(t, b), ModuleRoot: root,
+		Bundle: filepath.Join(dir, "v1.bundle"), ReleaseKeys: []ed25519.PrivateKey{key},
 		Emulated: true, WorkDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/goleudy/goleudy/init/boot"
 	"github.com/goleudy/goleudy/provision/config"
@@ -74,7 +75,7 @@ func (n *node) services(cfg *config.Config) ([]supervisor.Service, *readiness, e
 	}
 	r := &readiness{dns: dns, gate: gate, started: n.started, log: log, node: cfg.Node.ID,
 		serial: n.store.Serial, onReady: func() {
-			n.commit(log)
+			n.commitWhenHealthy(log, gate)
 			n.live.setReady()
 		}}
 	if n.pid1 != nil {
@@ -84,6 +85,31 @@ func (n *node) services(cfg *config.Config) ([]supervisor.Service, *readiness, e
 		}
 	}
 	return []supervisor.Service{dns, gate, speaker, page, metricsApplier{met}, adminApplier{adm}}, r, nil
+}
+
+// commitWhenHealthy commits the booted slot once the node is ready on it.
+// On the trial boot of a new release it also waits for the health gate to
+// be green for every anycast prefix: the node must serve before its slot
+// is called good. watchTrial reboots it if that does not happen in time.
+func (n *node) commitWhenHealthy(log *slog.Logger, gate *health.Service) {
+	if n.update == nil || !n.update.OnTrial() {
+		n.commit(log)
+		return
+	}
+	go func() {
+		deadline := time.Now().Add(TrialDeadline)
+		for n.update.OnTrial() && time.Now().Before(deadline) {
+			green := true
+			for _, p := range gate.Status() {
+				green = green && p.Healthy
+			}
+			if green {
+				n.commit(log)
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}()
 }
 
 // commit tells the bootloader the slot the node booted is good, once the

@@ -104,8 +104,9 @@ func (n *node) drainForUpdate(ctx context.Context) error {
 	return nil
 }
 
-// watchTrial reboots the node if it is on a trial slot and not ready
-// within TrialDeadline, so that the bootloader brings the old slot back.
+// watchTrial reboots the node if it is on a trial slot and has not
+// committed it (ready, health gate green) within TrialDeadline, so that
+// the bootloader brings the old slot back.
 func (n *node) watchTrial(ctx context.Context) {
 	if n.update == nil || !n.update.OnTrial() {
 		return
@@ -119,13 +120,10 @@ func (n *node) watchTrial(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n.live.mu.Lock()
-		ready := n.live.ready
-		n.live.mu.Unlock()
-		if ready || !n.update.OnTrial() {
+		if !n.update.OnTrial() { // committed
 			return
 		}
-		n.log.Error("the new release did not become ready in time; rebooting without committing, so the old slot comes back",
+		n.log.Error("the new release was not ready and healthy in time; rebooting without committing, so the old slot comes back",
 			"deadline", TrialDeadline.String())
 		if err := n.pid1.sys.Power.Reboot(); err != nil {
 			n.log.Error("reboot", "err", err)

@@ -242,6 +242,9 @@ func clientFor(url, file string) (*api.Client, error) {
 	return &api.Client{Base: url, Token: strings.TrimSpace(string(tok)), Actor: "goleudy image build"}, nil
 }
 
+// DemoReleaseKey names the demo fleet's release key pair in its directory.
+const DemoReleaseKey = "release"
+
 // demoSeed returns the demo node's seed from the demo fleet in dir,
 // making the fleet (keys, store, node) on first use.
 func demoSeed(dir, board string) ([]byte, error) {
@@ -252,8 +255,16 @@ func demoSeed(dir, board string) ([]byte, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	// The demo fleet has its own release key, so the demo node takes
+	// bundles signed with DIR/release.key.
+	release := filepath.Join(dir, DemoReleaseKey)
+	if _, err := os.Stat(release + ".pub"); errors.Is(err, os.ErrNotExist) {
+		if _, err := envelope.NewKeyPair(release); err != nil {
+			return nil, fmt.Errorf("demo fleet: release key: %w", err)
+		}
+	}
 	srv, err := server.New(server.Options{DataDir: dir, EnrollURL: DemoEnrollURL, NoTunnel: true,
-		TunnelEndpoint: "10.0.2.2:51820", Log: slog.New(slog.DiscardHandler)})
+		TunnelEndpoint: "10.0.2.2:51820", ReleaseTrust: []string{release + ".pub"}, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, fmt.Errorf("demo fleet: %w", err)
 	}
