@@ -82,7 +82,7 @@ func (l *bootLab) updates(t *testing.T, firmware string) {
 		offered, _ := vm.Elapsed(`"msg":"update offered"`)
 		for _, step := range []string{"bundle downloaded", "slot written and verified", "rebooting into the new slot", "update committed"} {
 			at, _ := vm.Elapsed(`"msg":"` + step)
-			steps = append(steps, fmt.Sprintf("%s +%v", step, (at - offered).Round(100*time.Millisecond)))
+			steps = append(steps, fmt.Sprintf("%s +%v", step, (at-offered).Round(100*time.Millisecond)))
 		}
 		t.Logf("FIGURE %s %s update steps after the offer: %s (the drain holds the prefixes %v before the reboot)",
 			b.Name, firmware, strings.Join(steps, ", "), bgp.DefaultDrainPeriod)

@@ -310,6 +310,21 @@ func (vm *VM) Type(text string) error {
 	return nil
 }
 
+// Kill cuts the power: QEMU gets SIGKILL at once, so nothing the guest
+// has not yet written reaches Disk, and Kill waits for it to go. Like
+// Stop, it is idempotent, and Stop after it does nothing.
+func (vm *VM) Kill() error {
+	vm.stopOnce.Do(func() {
+		vm.cancel()
+		select {
+		case <-vm.exited:
+		case <-time.After(10 * time.Second):
+			vm.stopErr = fmt.Errorf("lab: qemu pid %d: did not exit after SIGKILL", vm.cmd.Process.Pid)
+		}
+	})
+	return vm.stopErr
+}
+
 // Stop ends QEMU (SIGTERM, then SIGKILL) if it is still running and
 // waits for it. It is idempotent; the test's cleanup calls it too.
 func (vm *VM) Stop() error {
