@@ -165,11 +165,7 @@ www IN A 192.0.2.80
 	if err != nil {
 		t.Fatal(err)
 	}
-	wd, _ := os.Getwd()
-	root, err := ModuleRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	l.root = root
 	l.r, err = Build(ctx, Options{Board: b, Seed: seed, Version: "v1", Build: 1, Epoch: time.Unix(1763683200, 0),
 		Out: filepath.Join(dir, b.Name+".img"), Fetcher: boardFetcher(t, b), ModuleRoot: root,
@@ -376,23 +372,7 @@ func (l *bootLab) firstBoot(t *testing.T, vm *lab.VM, firmware string) {
 // (panic=10) and GRUB, finding B's one try spent, boots A by itself,
 // whose node records the rollback and serves again.
 func (l *bootLab) grubFallback(t *testing.T, start func(noReboot bool) *lab.VM) {
-	img := l.r.Image
-	f, err := os.OpenFile(img, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	vol := func(n int) *fat.Volume {
-		off, size, err := disk.PartitionOffset(img, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := fat.Open(f, off, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	f, vol := openVolumes(t, l.r.Image)
 	boot := vol(1)
 	block, err := boot.ReadFile(strings.TrimPrefix(grub.EnvPath, "/"))
 	if err != nil {
@@ -532,6 +512,37 @@ func (l *bootLab) bootPi(t *testing.T, arch string) {
 	t.Run("fallback", func(t *testing.T) { l.piFallback(t, start) })
 }
 
+// openVolumes opens the image read-write for the test, and its FAT
+// partitions by number.
+func openVolumes(t *testing.T, img string) (*os.File, func(n int) *fat.Volume) {
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, func(n int) *fat.Volume {
+		off, size, err := disk.PartitionOffset(img, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := fat.Open(f, off, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// moduleRoot is this module's root, to build goleudy-node from.
+func moduleRoot(t *testing.T) string {
+	wd, _ := os.Getwd()
+	root, err := ModuleRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // breakSlot zeroes the slot's initramfs in the image open as f, so its
 // kernel panics without a root, and syncs the image.
 func (l *bootLab) breakSlot(t *testing.T, f *os.File, slot *fat.Volume) {
@@ -563,23 +574,7 @@ func pow2(n int64) int64 {
 // U-Boot then finds B's try spent and boots A, whose node records the
 // rollback.
 func (l *bootLab) piFallback(t *testing.T, start func(t *testing.T) *lab.VM) {
-	img := l.r.Image
-	f, err := os.OpenFile(img, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	vol := func(n int) *fat.Volume {
-		off, size, err := disk.PartitionOffset(img, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := fat.Open(f, off, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	f, vol := openVolumes(t, l.r.Image)
 	boot := vol(1)
 	block, err := boot.ReadFile(rpiboot.EnvFile)
 	if err != nil {
@@ -731,11 +726,7 @@ func TestBootDebugShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wd, _ := os.Getwd()
-	root, err := ModuleRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	seed := []byte(`{"node_id":"bench","enroll_url":"http://192.0.2.1:8080/v1/enroll","server_key":"x","token":"t","trust":[]}`)
 	r, err := Build(context.Background(), Options{Board: b, Seed: seed, Version: "debug", Epoch: time.Unix(1763683200, 0),
 		Out: filepath.Join(t.TempDir(), "vps-debug.img"), Fetcher: boardFetcher(t, b), ModuleRoot: root,

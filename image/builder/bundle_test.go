@@ -28,11 +28,7 @@ func TestBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wd, _ := os.Getwd()
-	root, err := ModuleRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	pub, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goleudy/goleudy/provision/api"
@@ -16,6 +17,7 @@ import (
 	"github.com/goleudy/goleudy/provision/configstore"
 	"github.com/goleudy/goleudy/provision/envelope"
 	"github.com/goleudy/goleudy/services/clock"
+	"github.com/goleudy/goleudy/services/health"
 	"github.com/goleudy/goleudy/services/identity"
 	"github.com/goleudy/goleudy/services/logring"
 	"github.com/goleudy/goleudy/services/mgmt"
@@ -43,6 +45,9 @@ type node struct {
 	agent  *mgmt.Agent
 	update *update.Agent      // PID 1 with a seed only
 	stop   context.CancelFunc // ends the run: SIGTERM, or reboot outside PID 1
+	// trialGate is the health gate, once the node is ready on a trial
+	// boot (see watchTrial).
+	trialGate atomic.Pointer[health.Service]
 }
 
 func run(ctx context.Context, version string, args []string, stderr io.Writer) error {

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/goleudy/goleudy/init/boot"
 	"github.com/goleudy/goleudy/provision/config"
@@ -88,28 +87,15 @@ func (n *node) services(cfg *config.Config) ([]supervisor.Service, *readiness, e
 }
 
 // commitWhenHealthy commits the booted slot once the node is ready on it.
-// On the trial boot of a new release it also waits for the health gate to
-// be green for every anycast prefix: the node must serve before its slot
-// is called good. watchTrial reboots it if that does not happen in time.
+// On the trial boot of a new release the trial watch commits instead, once
+// the health gate is green as well: the node must serve before its slot
+// is called good.
 func (n *node) commitWhenHealthy(log *slog.Logger, gate *health.Service) {
 	if n.update == nil || !n.update.OnTrial() {
 		n.commit(log)
 		return
 	}
-	go func() {
-		deadline := time.Now().Add(TrialDeadline)
-		for n.update.OnTrial() && time.Now().Before(deadline) {
-			green := true
-			for _, p := range gate.Status() {
-				green = green && p.Healthy
-			}
-			if green {
-				n.commit(log)
-				return
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-	}()
+	n.trialGate.Store(gate)
 }
 
 // commit tells the bootloader the slot the node booted is good, once the

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -104,29 +105,75 @@ func (n *node) drainForUpdate(ctx context.Context) error {
 	return nil
 }
 
-// watchTrial reboots the node if it is on a trial slot and has not
-// committed it (ready, health gate green) within TrialDeadline, so that
-// the bootloader brings the old slot back.
+// watchTrial watches a trial boot of a new release: it commits the slot
+// once the node is ready (commitWhenHealthy hands it the health gate) and
+// the gate is green for every anycast prefix, and reboots without
+// committing if that has not happened within TrialDeadline, so that the
+// bootloader brings the old slot back.
 func (n *node) watchTrial(ctx context.Context) {
 	if n.update == nil || !n.update.OnTrial() {
 		return
 	}
-	n.log.Warn("trial boot of a new release: it must be ready and commit in time", "deadline", TrialDeadline.String())
-	t := time.NewTimer(TrialDeadline)
-	go func() {
-		defer t.Stop()
+	w := trialWatch{
+		deadline: TrialDeadline, every: 250 * time.Millisecond,
+		onTrial: n.update.OnTrial,
+		green: func() bool {
+			gate := n.trialGate.Load()
+			if gate == nil {
+				return false // not ready yet
+			}
+			for _, p := range gate.Status() {
+				if !p.Healthy {
+					return false
+				}
+			}
+			return true
+		},
+		commit: func() { n.commit(n.log) },
+		reboot: n.pid1.sys.Power.Reboot,
+		log:    n.log,
+	}
+	n.log.Warn("trial boot of a new release: it must be ready and healthy in time", "deadline", TrialDeadline.String())
+	go w.run(ctx)
+}
+
+// trialWatch is watchTrial's loop, apart from the node.
+type trialWatch struct {
+	deadline, every time.Duration
+	onTrial         func() bool // false once the slot is committed
+	green           func() bool // ready, and the health gate green
+	commit          func()
+	reboot          func() error
+	log             *slog.Logger
+}
+
+func (w trialWatch) run(ctx context.Context) {
+	deadline := time.NewTimer(w.deadline)
+	defer deadline.Stop()
+	tick := time.NewTicker(w.every)
+	defer tick.Stop()
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		if !n.update.OnTrial() { // committed
+		case <-deadline.C:
+			if !w.onTrial() {
+				return
+			}
+			w.log.Error("the new release was not ready and healthy in time; rebooting without committing, so the old slot comes back",
+				"deadline", w.deadline.String())
+			if err := w.reboot(); err != nil {
+				w.log.Error("reboot", "err", err)
+			}
 			return
+		case <-tick.C:
+			if !w.onTrial() {
+				return
+			}
+			if w.green() {
+				w.commit()
+				return
+			}
 		}
-		n.log.Error("the new release was not ready and healthy in time; rebooting without committing, so the old slot comes back",
-			"deadline", TrialDeadline.String())
-		if err := n.pid1.sys.Power.Reboot(); err != nil {
-			n.log.Error("reboot", "err", err)
-		}
-	}()
+	}
 }
