@@ -27,7 +27,7 @@ test: ## run every test (needs root for the namespace and QEMU tiers; see .ci/ru
 	CGO_ENABLED=1 GOLEUDY_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/image/builder$$')
 	@# image/builder builds whole images, sequentially: under -race its pure-Go
 	@# compression and hashing run ten times slower and there is nothing to find.
-	GOLEUDY_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -count=1 -timeout 30m ./image/builder
+	GOLEUDY_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -count=1 -timeout 45m ./image/builder
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -107,7 +107,7 @@ func bootBoard(t *testing.T, name string, tools []lab.Tool, boot func(t *testing
 	boardFetcher(t, b)
 	serve := lab.Build(t, "./tools/goleudy", "goleudy")
 	ns := lab.NewNetns(t)
-	lab.ExecTest(t, ns, "^"+t.Name()+"$", 12*time.Minute, envBoardServe+"="+serve)
+	lab.ExecTest(t, ns, "^"+t.Name()+"$", 20*time.Minute, envBoardServe+"="+serve)
 }
 
 // startBootLab starts NSD with the customer zone, `goleudy serve` with
