@@ -224,6 +224,17 @@ func (vm *VM) expect(match func(string) bool, what string, within time.Duration)
 	}
 }
 
+// Quiet is how long the console has had no new line.
+func (vm *VM) Quiet() time.Duration {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	last := time.Duration(0)
+	if n := len(vm.lines); n > 0 {
+		last = vm.lines[n-1].at
+	}
+	return time.Since(vm.start) - last
+}
+
 // WaitLine is Expect that fails the test.
 func (vm *VM) WaitLine(tb testing.TB, substr string, within time.Duration) string {
 	tb.Helper()
