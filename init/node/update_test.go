@@ -2,10 +2,15 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/goleudy/goleudy/provision/api"
 )
 
 // TestTrialWatch: a trial boot commits once the node is ready and
@@ -60,5 +65,21 @@ func TestTrialWatch(t *testing.T) {
 				t.Errorf("rebooted %d times; want reboot %v", reboots.Load(), tt.reboot)
 			}
 		})
+	}
+}
+
+// TestReleaseTrust: the seed's release keys become the agent's trust;
+// none trusts nothing; a key that is not one is an error naming it.
+func TestReleaseTrust(t *testing.T) {
+	pub, _, _ := ed25519.GenerateKey(nil)
+	ts, err := releaseTrust(api.Seed{ReleaseTrust: []string{base64.StdEncoding.EncodeToString(pub)}})
+	if err != nil || len(ts.IDs()) != 1 {
+		t.Errorf("one key: %v, %v", ts, err)
+	}
+	if ts, err := releaseTrust(api.Seed{}); ts != nil || err != nil {
+		t.Errorf("no keys: %v, %v; want nil, nil", ts, err)
+	}
+	if _, err := releaseTrust(api.Seed{ReleaseTrust: []string{"bm90IGEga2V5"}}); err == nil || !strings.Contains(err.Error(), "release_trust[0]") {
+		t.Errorf("a bad key: %v", err)
 	}
 }

@@ -139,22 +139,12 @@ func (s *Store) update(c *change, fn func(tx *bolt.Tx) error) error {
 	if c.actor == "" {
 		return fmt.Errorf("fleet: %s %s: %w", c.action, c.subject, ErrNoActor)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	return s.write(c.action+" "+c.subject, func(tx *bolt.Tx) (*change, error) {
 		if err := fn(tx); err != nil {
-			return err
+			return nil, err
 		}
-		if err := setSerial(tx, serial(tx)+1); err != nil {
-			return err
-		}
-		return appendAudit(tx, Entry{
-			Time: s.now().UTC(), Actor: c.actor, Action: c.action,
-			Subject: c.subject, Detail: c.detail,
-		})
+		return c, nil
 	})
-	if err != nil {
-		return fmt.Errorf("fleet: %s %s: %w", c.action, c.subject, err)
-	}
-	return nil
 }
 
 // write runs fn in one write transaction. When fn returns a change, the

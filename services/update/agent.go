@@ -210,8 +210,8 @@ func (a *Agent) saveLocked() {
 	}
 }
 
-// report sets the record's report and saves it (when durable is set, or
-// the state changed).
+// report sets the record's report, and saves it and tells OnReport when
+// the state or reason changed (progress alone is not worth a write).
 func (a *Agent) report(state, reason string, done, total int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -299,7 +299,7 @@ func (a *Agent) step(ctx context.Context) error {
 	}
 	if r.Target != u || r.Phase == phaseDone || r.Phase == phaseIdle {
 		a.mu.Lock()
-		a.rec.Target, a.rec.Phase, a.rec.Slot, a.rec.From = u, phaseDownloading, a.o.Slot.Other(), a.o.Slot
+		a.rec.Target, a.rec.Phase, a.rec.Slot = u, phaseDownloading, a.o.Slot.Other()
 		a.mu.Unlock()
 		os.Remove(filepath.Join(a.o.Dir, StagedFile))
 		a.o.Log.Info("update offered", "version", u.Version, "build", u.Build, "running", a.o.Running.Build, "slot", a.o.Slot.Other())

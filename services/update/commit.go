@@ -73,22 +73,6 @@ func EditBootState(bootDir string, remount bool, op string, edit func(*grub.Stat
 	return StateChange{}, fmt.Errorf("update: %s: %s: %w", op, bootDir, ErrNoBootState)
 }
 
-// ReadBootState is the A/B state under bootDir.
-func ReadBootState(bootDir string) (grub.State, error) {
-	var out grub.State
-	_, err := EditBootState(bootDir, false, "read boot state", func(st *grub.State) error {
-		out = *st
-		return errUnchanged
-	})
-	if errors.Is(err, errUnchanged) {
-		err = nil
-	}
-	return out, err
-}
-
-// errUnchanged stops an edit before anything is written.
-var errUnchanged = errors.New("unchanged")
-
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // envBlock is a parsed environment file: its variables, and how to write
@@ -125,9 +109,6 @@ func editState(dir, file string, remount bool, op string, edit func(*grub.State)
 	ch.Before = st.String()
 	if err := edit(&st); err != nil {
 		ch.After = ch.Before
-		if errors.Is(err, errUnchanged) {
-			return ch, err
-		}
 		return ch, fmt.Errorf("update: %s: %w", op, err)
 	}
 	ch.After = st.String()

@@ -34,7 +34,6 @@ type record struct {
 	Phase  string        `json:"phase"`
 	Target config.Update `json:"target,omitzero"` // the release being installed
 	Slot   grub.Slot     `json:"slot,omitempty"`  // the slot it goes to
-	From   grub.Slot     `json:"from,omitempty"`  // the slot that ran when it was switched to
 	// Report is the latest word on Target, sent in heartbeats.
 	Report *api.UpdateReport `json:"report,omitempty"`
 	// Failed are releases (key: build/sha256) refused or rolled back,

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,7 +14,6 @@ import (
 	"github.com/goleudy/goleudy/image/bundle"
 	"github.com/goleudy/goleudy/provision/api"
 	"github.com/goleudy/goleudy/provision/envelope"
-	"github.com/goleudy/goleudy/provision/server"
 )
 
 // writeBundle signs a bundle of a small random image with the key file.
@@ -42,24 +39,10 @@ func writeBundle(t *testing.T, keyFile, out, board, version string, build uint64
 // through a running server, as an operator does.
 func TestReleaseAndRolloutCommands(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
 	if r := run(t, dir, "keys", "new", "--out", "./keys/release"); r.code != 0 {
 		t.Fatalf("keys new: %+v", r)
 	}
-	s, err := server.New(server.Options{DataDir: data, NoTunnel: true,
-		EnrollURL: "http://192.0.2.1:8080/v1/enroll", TunnelPrefix: netip.MustParsePrefix("10.53.0.0/24"),
-		ReleaseTrust: []string{filepath.Join(dir, "keys", "release.pub")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.OperatorHandler())
-	t.Cleanup(func() { hs.Close(); s.Close() })
-	t.Setenv(EnvServer, hs.URL)
-	t.Setenv("USER", "ops-test")
-	remote := func(args ...string) result {
-		t.Helper()
-		return run(t, dir, append(args, "--data", data)...)
-	}
+	remote := startServer(t, dir, filepath.Join(dir, "keys", "release.pub"))
 
 	key := filepath.Join(dir, "keys", "release.key")
 	writeBundle(t, key, filepath.Join(dir, "rpi-v2.bundle"), "rpi", "v2", 5)

@@ -13,14 +13,15 @@ import (
 	"github.com/goleudy/goleudy/provision/server"
 )
 
-// TestFleetCommandsThroughServer drives the fleet commands against a
-// running server's API, as an operator does while `goleudy serve` holds
-// the store.
-func TestFleetCommandsThroughServer(t *testing.T) {
-	dir := t.TempDir()
+// startServer runs a server with its data in dir/data, trusting the
+// release keys given, and points the commands at it. remote runs a
+// command in dir against it.
+func startServer(t *testing.T, dir string, releaseTrust ...string) (remote func(args ...string) result) {
+	t.Helper()
 	data := filepath.Join(dir, "data")
 	s, err := server.New(server.Options{DataDir: data, NoTunnel: true,
-		EnrollURL: "http://192.0.2.1:8080/v1/enroll", TunnelPrefix: netip.MustParsePrefix("10.53.0.0/24")})
+		EnrollURL: "http://192.0.2.1:8080/v1/enroll", TunnelPrefix: netip.MustParsePrefix("10.53.0.0/24"),
+		ReleaseTrust: releaseTrust})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,10 +29,18 @@ func TestFleetCommandsThroughServer(t *testing.T) {
 	t.Cleanup(func() { hs.Close(); s.Close() })
 	t.Setenv(EnvServer, hs.URL)
 	t.Setenv("USER", "ops-test")
-	remote := func(args ...string) result {
+	return func(args ...string) result {
 		t.Helper()
 		return run(t, dir, append(args, "--data", data)...)
 	}
+}
+
+// TestFleetCommandsThroughServer drives the fleet commands against a
+// running server's API, as an operator does while `goleudy serve` holds
+// the store.
+func TestFleetCommandsThroughServer(t *testing.T) {
+	dir := t.TempDir()
+	remote := startServer(t, dir)
 
 	seed := filepath.Join(dir, "alban.seed")
 	r := remote("node", "add", "alban", "--board", "rpi", "--location-display", "Edinburgh", "--seed-out", seed)
